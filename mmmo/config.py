@@ -1,0 +1,351 @@
+"""Campaign configuration: the YAML file a user writes, as typed, validated objects.
+
+One call, :func:`load_config`, turns a YAML file into a :class:`CampaignConfig`;
+the same model is built directly from Python. Validation happens here, once,
+before any work starts: unknown fields are refused, and every error names the
+field and says what was expected. Relative paths are resolved against the
+config file's folder, so a config works from any working directory.
+
+Search-space presets are looked up by name in the ``search_spaces/`` folder
+(``space: dare_ties``) or given as a path or inline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mmmo.errors import ConfigError
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+
+MergeMethodName = Literal[
+    "linear",
+    "task_arithmetic",
+    "ties",
+    "dare_linear",
+    "dare_ties",
+    "della",
+    "breadcrumbs",
+    "slerp",
+    "model_stock",
+]
+ObjectiveKind = Literal[
+    "exact_match",
+    "token_accuracy",
+    "answer_loglik",
+    "choice_accuracy",
+    "perplexity",
+    "delta_l1",
+    "delta_l2",
+    "delta_density",
+    "lm_eval",
+    "callable",
+]
+ProposerName = Literal["qlognehvi", "qlognparego", "sobol", "random"]
+
+# Kinds whose natural direction is "smaller is better".
+MINIMIZED_KINDS = frozenset({"perplexity", "delta_l1", "delta_l2", "delta_density"})
+DATA_KINDS = frozenset({"exact_match", "token_accuracy", "answer_loglik", "choice_accuracy", "perplexity"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    """One source model: a local HF checkpoint or PEFT adapter directory."""
+
+    path: Path
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path.name
+
+
+class Bounds(_Strict):
+    """Closed interval of one searched parameter."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise ValueError(f"bounds must be [low, high], got {list(value)}")
+            return {"low": value[0], "high": value[1]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high, got [{self.low}, {self.high}]")
+        return self
+
+
+class Granularity(_Strict):
+    """``model``, ``module``, or ``{blocks: B}`` in YAML."""
+
+    kind: Literal["model", "blocks", "module"] = "model"
+    blocks: int = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if isinstance(value, dict) and "blocks" in value and "kind" not in value:
+            return {"kind": "blocks", "blocks": value["blocks"]}
+        return value
+
+    @model_validator(mode="after")
+    def _blocks_positive(self) -> Granularity:
+        if self.kind == "blocks" and self.blocks < 1:
+            raise ValueError(f"blocks must be >= 1, got {self.blocks}")
+        return self
+
+
+class SpaceConfig(_Strict):
+    """A search space: which method(s), which parameters, at which granularity.
+
+    ``method`` is one name (fixed) or a list (a categorical choice).
+    ``parameters`` maps ``weight`` and/or ``density`` to their bounds; a
+    parameter left out is fixed (weight 1.0, density 1.0). ``options`` are
+    fixed method options (``normalize``, ``rescale``, ``lambda``, ...).
+    """
+
+    method: MergeMethodName | list[MergeMethodName]
+    granularity: Granularity = Granularity()
+    parameters: dict[Literal["weight", "density"], Bounds] = Field(default_factory=dict)
+    options: dict[str, float | bool] = Field(default_factory=dict)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(self.method) if isinstance(self.method, list) else (self.method,)
+
+    @field_validator("method")
+    @classmethod
+    def _nonempty(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("method list is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _density_range(self) -> SpaceConfig:
+        density = self.parameters.get("density")
+        if density is not None and not (0.0 < density.low and density.high <= 1.0):
+            raise ValueError(f"density bounds must lie in (0, 1], got [{density.low}, {density.high}]")
+        return self
+
+
+class ObjectiveSpec(_Strict):
+    """One objective, as named in a campaign config."""
+
+    kind: ObjectiveKind
+    name: str | None = None
+    data: Path | None = None
+    task: str | None = None
+    metric: str | None = None
+    include_path: Path | None = None
+    function: str | None = None  # "module:attr" for kind=callable
+    limit: int | None = Field(default=None, gt=0)
+    direction: Literal["maximize", "minimize"] | None = None
+    batch_size: int = Field(default=64, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ObjectiveSpec:
+        if self.kind in DATA_KINDS and self.data is None:
+            raise ValueError(f"kind {self.kind!r} needs 'data' (a JSONL or text file)")
+        if self.kind == "lm_eval" and self.task is None:
+            raise ValueError("kind 'lm_eval' needs 'task' (an lm-eval task name)")
+        if self.kind == "callable" and self.function is None:
+            raise ValueError("kind 'callable' needs 'function' as 'module:attribute'")
+        if self.kind == "callable" and ":" not in (self.function or ""):
+            raise ValueError(f"function must look like 'module:attribute', got {self.function!r}")
+        return self
+
+    @property
+    def resolved_name(self) -> str:
+        if self.name:
+            return self.name
+        if self.data is not None:
+            return f"{self.data.stem}_{self.kind}"
+        if self.task is not None:
+            return f"{self.task}_{self.metric or 'score'}"
+        if self.function is not None:
+            return self.function.rsplit(":", 1)[-1]
+        return self.kind
+
+    @property
+    def resolved_direction(self) -> Literal["maximize", "minimize"] | None:
+        """The direction, or ``None`` when it comes from the evaluator (lm_eval)."""
+        if self.direction is not None:
+            return self.direction
+        if self.kind == "lm_eval":
+            return None
+        return "minimize" if self.kind in MINIMIZED_KINDS else "maximize"
+
+
+class Budget(_Strict):
+    trials: int = Field(default=40, gt=0)
+    batch_size: int = Field(default=1, gt=0)
+    initial: int = Field(default=8, ge=0)
+
+
+class CampaignConfig(_Strict):
+    """Everything a campaign needs; stored verbatim in the campaign file."""
+
+    name: str = "campaign"
+    base: Path
+    models: list[ModelSpec] = Field(min_length=1)
+    space: SpaceConfig
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+    budget: Budget = Budget()
+    proposer: ProposerName = "qlognehvi"
+    reference_point: dict[str, float] | None = None
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _paths_as_specs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"path": v} if isinstance(v, (str, Path)) else v for v in value]
+        return value
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _space_from_preset(cls, value: Any) -> Any:
+        if isinstance(value, (str, Path)):
+            return load_space(value)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CampaignConfig:
+        names = [m.display_name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}; set 'name' on each")
+        objective_names = [o.resolved_name for o in self.objectives]
+        if len(set(objective_names)) != len(objective_names):
+            raise ValueError(f"objective names must be unique, got {objective_names}; set 'name'")
+        if self.reference_point is not None:
+            unknown = set(self.reference_point) - set(objective_names)
+            if unknown:
+                raise ValueError(
+                    f"reference_point names unknown objectives {sorted(unknown)}; "
+                    f"objectives are {objective_names}"
+                )
+        if self.budget.initial > self.budget.trials:
+            raise ValueError(
+                f"budget.initial ({self.budget.initial}) exceeds budget.trials ({self.budget.trials})"
+            )
+        return self
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.display_name for m in self.models)
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        return tuple(o.resolved_name for o in self.objectives)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """One line per problem: ``source: field.path: message``."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _resolve_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Make relative paths in a raw config absolute against ``root``."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return str(root / value)
+        return value
+
+    data = dict(data)
+    if "base" in data:
+        data["base"] = resolve(data["base"])
+    if isinstance(data.get("models"), list):
+        data["models"] = [
+            {**m, "path": resolve(m.get("path"))} if isinstance(m, dict) else resolve(m)
+            for m in data["models"]
+        ]
+    if isinstance(data.get("objectives"), list):
+        data["objectives"] = [
+            {
+                **o,
+                **{k: resolve(o[k]) for k in ("data", "include_path") if k in o},
+            }
+            if isinstance(o, dict)
+            else o
+            for o in data["objectives"]
+        ]
+    space = data.get("space")
+    if isinstance(space, str) and not _is_preset_name(space):
+        data["space"] = resolve(space)
+    return data
+
+
+def _is_preset_name(value: str) -> bool:
+    return "/" not in value and not value.endswith((".yaml", ".yml"))
+
+
+def load_space(value: str | Path) -> SpaceConfig:
+    """A search space from a preset name (``dare_ties``) or a YAML path."""
+    text = str(value)
+    path = PRESETS_DIR / f"{text}.yaml" if _is_preset_name(text) else Path(text)
+    if not path.is_file():
+        presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise ConfigError(f"space: no preset or file {text!r}; presets are {presets}")
+    raw = _read_yaml(path)
+    try:
+        return SpaceConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
+
+
+def parse_config(data: Any, source: str = "config", root: Path | None = None) -> CampaignConfig:
+    """Validate a raw mapping (from YAML or Python) into a :class:`CampaignConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    if root is not None:
+        data = _resolve_paths(data, root)
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign YAML file; relative paths resolve against its folder."""
+    path = Path(path)
+    return parse_config(_read_yaml(path), source=str(path), root=path.resolve().parent)
+
