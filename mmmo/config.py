@@ -12,8 +12,9 @@ Search-space presets are looked up by name in the ``search_spaces/`` folder
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -129,11 +130,19 @@ class SpaceConfig(_Strict):
     def methods(self) -> tuple[str, ...]:
         return tuple(self.method) if isinstance(self.method, list) else (self.method,)
 
-    @field_validator("method")
+    @field_validator("method", mode="before")
     @classmethod
-    def _nonempty(cls, value: Any) -> Any:
+    def _known_methods(cls, value: Any) -> Any:
         if isinstance(value, list) and not value:
             raise ValueError("method list is empty")
+        known = get_args(MergeMethodName)
+        names = value if isinstance(value, list) else [value]
+        unknown = [n for n in names if isinstance(n, str) and n not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown method {', '.join(map(repr, unknown))}; expected one of "
+                f"{', '.join(known)}, or a list of them"
+            )
         return value
 
     @model_validator(mode="after")
@@ -210,6 +219,9 @@ class CampaignConfig(_Strict):
     budget: Budget = Budget()
     proposer: ProposerName = "qlognehvi"
     reference_point: dict[str, float] | None = None
+    # Evaluate the standard recipes (uniform average, task arithmetic, TIES,
+    # DARE-TIES at common defaults) once at the start, next to base and sources.
+    recipes: bool = True
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -261,16 +273,25 @@ class CampaignConfig(_Strict):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# Location parts pydantic adds for union members and dict keys
+# (``literal['a','b']``, ``list[int]``, ``[key]``); they are not field names.
+_TYPE_TAG = re.compile(r"^(\[key\]|[\w-]+\[.*\])$")
+
+
 def format_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem: ``source: field.path: message``."""
-    lines = []
+    """One line per problem: ``source: field.path: message``.
+
+    The alternatives of a union field (a method name or a list of them) are
+    reported on one line, under the field's own name.
+    """
+    messages: dict[str, list[str]] = {}
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        lines.append(f"{source}: {where}: {message}")
-    return "\n".join(lines)
+        parts = [str(p) for p in item["loc"] if not (isinstance(p, str) and _TYPE_TAG.match(p))]
+        where = ".".join(parts) or "(top level)"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        if message not in messages.setdefault(where, []):
+            messages[where].append(message)
+    return "\n".join(f"{source}: {where}: {'; or: '.join(ms)}" for where, ms in messages.items())
 
 
 def _read_yaml(path: Path) -> Any:

@@ -1,0 +1,206 @@
+"""The one evaluation function every benchmarked method shares: merge, score, cache.
+
+A :class:`MergeProblem` is the demo campaign's problem (see :mod:`mmmo.demo`):
+the zoo's base and experts, the model-level ``dare_ties`` space (a weight and a
+density per expert), and one greedy exact-match objective per expert task on
+its test split, ``limit`` examples each (the demo's 100 by default). Every
+score is an accuracy in ``[0, 1]``, larger is better.
+
+Evaluations are cached by the unit-cube point rounded to ``DIGITS`` decimals
+(the DARE masks are seeded by a fixed plan seed, so a point always merges to
+the same bits): a point that any method already evaluated is not computed
+again, and its first cost (merge + evaluation seconds) is kept with it so a
+method that meets it again is still shown what it would have cost. With
+``cache_file`` the cache is also appended to a JSON-lines file, so a rerun or
+:mod:`front_quality` reuses the points of an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Decimals of the cache key; far below any change the merge could notice.
+DIGITS = 6
+#: Seed of every plan's random masks, so a point has one score.
+PLAN_SEED = 0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scores of one merge.
+
+    Attributes:
+        values: ``m`` accuracies, objective order (``nan`` where an objective failed).
+        seconds: Merge plus evaluation wall time when it was first computed.
+        cached: Whether this call found it in the cache.
+    """
+
+    values: tuple[float, ...]
+    seconds: float
+    cached: bool
+
+
+def problem_key(x: Sequence[float]) -> str:
+    """Cache key of a unit-cube point (rounded coordinates)."""
+    return "x:" + ",".join(f"{min(max(float(v), 0.0), 1.0):.{DIGITS}f}" for v in x)
+
+
+def plan_key(plan) -> str:
+    """Cache key of a merge plan that is not a point of the space (recipes)."""
+    return "plan:" + json.dumps(plan.to_dict(), sort_keys=True)
+
+
+class MergeProblem:
+    """Merge + evaluate on the demo zoo, cached.
+
+    Args:
+        zoo_name: ``default`` (:class:`~mmmo.zoo.ZooConfig`) or ``tiny`` (``ZooConfig.tiny()``).
+        limit: Test examples scored per task (``None``: all).
+        cache_file: JSON-lines file the cache is read from and appended to.
+        extra_tasks: Zoo tasks scored besides the objectives' (e.g. the held-out
+            task); their scores are kept apart and never shown to a search method.
+    """
+
+    def __init__(
+        self,
+        zoo_name: str = "default",
+        limit: int | None = None,
+        cache_file: Path | None = None,
+        extra_tasks: Sequence[str] = (),
+    ) -> None:
+        from mmmo.config import ObjectiveSpec, load_space
+        from mmmo.demo import DEMO_LIMIT, DEMO_SPACE
+        from mmmo.merge import Merger
+        from mmmo.objectives import build_objectives
+        from mmmo.search.space import SearchSpace
+        from mmmo.sources import ModelPool
+        from mmmo.zoo import ZooConfig, build_zoo
+
+        if zoo_name not in ("default", "tiny"):
+            raise ValueError(f"--zoo: expected 'default' or 'tiny', got {zoo_name!r}")
+        self.zoo = build_zoo(ZooConfig.tiny() if zoo_name == "tiny" else ZooConfig(), progress=False)
+        self.limit = DEMO_LIMIT if limit is None else limit
+        self.tasks: tuple[str, ...] = tuple(self.zoo.expert_tasks)
+        self.extra_tasks = tuple(extra_tasks)
+        pool = ModelPool.load(self.zoo.base, {task: self.zoo.experts[task] for task in self.tasks})
+        self.merger = Merger(pool)
+        self.space = SearchSpace(load_space(DEMO_SPACE), pool.names, pool.num_layers)
+
+        def specs(tasks):
+            return [
+                ObjectiveSpec.model_validate(
+                    {"kind": "exact_match", "name": t, "data": str(self.zoo.tasks[t].test), "limit": self.limit}
+                )
+                for t in tasks
+            ]
+
+        self.objectives = build_objectives(specs(self.tasks), self.merger.tokenizer, pool.base_state)
+        self.extra_objectives = build_objectives(specs(self.extra_tasks), self.merger.tokenizer, pool.base_state)
+        self.cache_file = cache_file
+        self._cache: dict[str, dict] = {}
+        if cache_file is not None and cache_file.is_file():
+            for line in cache_file.read_text().splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    self._cache[entry["key"]] = entry
+        self.computed = 0  # merges evaluated by this process (cache misses)
+
+    @property
+    def dim(self) -> int:
+        return self.space.dim
+
+    @property
+    def num_objectives(self) -> int:
+        return len(self.tasks)
+
+    # -- evaluation ---------------------------------------------------------
+
+    def __call__(self, x: Sequence[float]) -> Evaluation:
+        """Scores of the unit-cube point ``x`` (``d``), from the cache when it was seen."""
+        key = problem_key(x)
+        return self._cached(key, lambda: self.merger.apply(self.space.decode(torch.as_tensor(x), PLAN_SEED)))
+
+    def evaluate_plan(self, plan) -> Evaluation:
+        """Scores of any merge plan over the zoo's experts (recipes)."""
+        return self._cached(plan_key(plan), lambda: self.merger.apply(plan))
+
+    def evaluate_expert(self, name: str) -> Evaluation:
+        """Scores of one expert (or ``base``) unmerged."""
+        apply = self.merger.apply_base if name == "base" else (lambda: self.merger.apply_source(name))
+        return self._cached(f"model:{name}", apply)
+
+    def extra_scores(self, x_or_plan) -> dict[str, float]:
+        """The extra tasks' scores of a point or plan (cached like the objectives)."""
+        if isinstance(x_or_plan, (list, tuple, np.ndarray, torch.Tensor)):
+            key, apply = problem_key(x_or_plan), lambda: self.merger.apply(
+                self.space.decode(torch.as_tensor(x_or_plan), PLAN_SEED)
+            )
+        else:
+            key, apply = plan_key(x_or_plan), lambda: self.merger.apply(x_or_plan)
+        self._cached(key, apply)
+        entry = self._cache[key]
+        if any(t not in entry["extra"] for t in self.extra_tasks):
+            from mmmo.objectives import evaluate_objectives
+
+            apply()
+            scores = evaluate_objectives(self.extra_objectives, self.merger.model, self.merger.tokenizer)
+            entry = {**entry, "extra": {**entry["extra"], **{n: _value(m) for n, m in scores.items()}}}
+            self._store(entry)
+        return {t: entry["extra"][t] for t in self.extra_tasks}
+
+    def _cached(self, key: str, apply) -> Evaluation:
+        from mmmo.objectives import evaluate_objectives
+
+        entry = self._cache.get(key)
+        if entry is not None:
+            return Evaluation(tuple(entry["values"]), entry["seconds"], cached=True)
+        start = time.perf_counter()
+        apply()
+        measured = evaluate_objectives(self.objectives, self.merger.model, self.merger.tokenizer)
+        seconds = time.perf_counter() - start
+        extra = {}
+        if self.extra_objectives:
+            scores = evaluate_objectives(self.extra_objectives, self.merger.model, self.merger.tokenizer)
+            extra = {name: _value(m) for name, m in scores.items()}
+        values = [_value(measured[t]) for t in self.tasks]
+        self.computed += 1
+        self._store({"key": key, "values": values, "seconds": seconds, "extra": extra})
+        return Evaluation(tuple(values), seconds, cached=False)
+
+    def _store(self, entry: dict) -> None:
+        self._cache[entry["key"]] = entry
+        if self.cache_file is not None:
+            # Appended, so a later line of the same key wins when the file is read back.
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.cache_file.open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+
+def _value(measurement) -> float:
+    return float("nan") if measurement.value is None else float(measurement.value)
+
+
+def default_cache_file(zoo_name: str, limit: int | None) -> Path:
+    """Where the evaluation cache of a zoo and example limit lives by default."""
+    from mmmo.demo import DEMO_LIMIT
+
+    return RESULTS_DIR / f"eval_cache_{zoo_name}_limit{DEMO_LIMIT if limit is None else limit}.jsonl"
+
+
+def json_ready(value):
+    """Replace non-finite floats by ``None`` (so the last line is strict JSON)."""
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

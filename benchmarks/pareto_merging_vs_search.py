@@ -1,0 +1,195 @@
+"""Pareto Merging against qLogNEHVI search on the demo zoo's three expert tasks.
+
+Both start from the same base and experts and are scored by the same
+objectives (exact match on each expert task's test split, by default):
+
+- search: an mmmo campaign, task arithmetic with one weight per expert in
+  [0, 1.5], qLogNEHVI, ``--trials`` evaluations (reference trials apart);
+- Pareto Merging: one training run from task arithmetic (weight 1), then a
+  simplex grid of preferences (spacing ``1 / --grid-steps``), each stored as a
+  trial of its own campaign.
+
+Figures: hypervolume of each method's own trials against one reference point
+(the search campaign's, inferred from the base, experts and standard recipes),
+total wall time of each, and how closely the models follow the preference
+asked for: for every task, Spearman's rank correlation between the
+preference's weight on that task and the task's score, over the grid (for the
+search, over the member ``Campaign.select`` returns for each grid
+preference), averaged over tasks. The last line is one JSON object.
+
+    python benchmarks/pareto_merging_vs_search.py            # default zoo
+    python benchmarks/pareto_merging_vs_search.py --tiny --trials 8 --steps 50 --grid-steps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def spearman_following(
+    preferences: list[dict[str, float]], scores: list[dict[str, float]]
+) -> dict[str, float]:
+    """Per task: rank correlation of the preference weight with the task's score."""
+    from scipy.stats import spearmanr
+
+    out = {}
+    for task in preferences[0]:
+        weights = [p[task] for p in preferences]
+        values = [s[task] for s in scores]
+        rho = spearmanr(weights, values).statistic if len(set(values)) > 1 else float("nan")
+        out[task] = float(rho)
+    return out
+
+
+def mean(values) -> float:
+    """Mean over the tasks where the correlation is defined (scores not all equal)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
+def json_ready(value):
+    """NaN (undefined correlation) as null, so the line is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="use the test zoo (quick check)")
+    parser.add_argument("--trials", type=int, default=40, help="search evaluations")
+    parser.add_argument("--steps", type=int, default=300, help="Pareto Merging training steps")
+    parser.add_argument("--grid-steps", type=int, default=6, help="preference grid spacing 1/N")
+    parser.add_argument("--metric", default="exact_match", choices=["exact_match", "token_accuracy"])
+    parser.add_argument("--loss", default="lm", choices=["lm", "entropy"], help="Pareto Merging task loss")
+    parser.add_argument("--limit", type=int, default=None, help="test examples per objective")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="keep the campaigns here")
+    args = parser.parse_args()
+
+    from mmmo.campaign import Campaign
+    from mmmo.pareto_merging import parse_pareto_config, run_from_config
+    from mmmo.search.pareto import hypervolume, to_maximization
+    from mmmo.zoo import ZooConfig, build_zoo
+
+    zoo = build_zoo(ZooConfig.tiny() if args.tiny else ZooConfig(), progress=False)
+    tasks = list(zoo.expert_tasks)
+    out = args.out or Path(tempfile.mkdtemp(prefix="pm_vs_search_"))
+    out.mkdir(parents=True, exist_ok=True)
+    objectives = [
+        {"kind": args.metric, "name": t, "data": str(zoo.tasks[t].test)}
+        | ({"limit": args.limit} if args.limit else {})
+        for t in tasks
+    ]
+    models = [{"path": str(zoo.experts[t]), "name": t} for t in tasks]
+
+    # --- search -------------------------------------------------------------
+    search_config = {
+        "name": "search",
+        "base": str(zoo.base),
+        "models": models,
+        "space": {"method": "task_arithmetic", "parameters": {"weight": [0.0, 1.5]}},
+        "objectives": objectives,
+        "budget": {"trials": args.trials, "initial": min(8, args.trials)},
+        "proposer": "qlognehvi",
+        "seed": args.seed,
+        "device": "cpu",
+    }
+    started = time.perf_counter()
+    search = Campaign.create(out / "search.db", search_config)
+    search.run()
+    seconds_search = time.perf_counter() - started
+
+    # --- Pareto Merging -------------------------------------------------------
+    pm_config = parse_pareto_config(
+        {
+            "name": "pareto_merging",
+            "base": str(zoo.base),
+            "models": models,
+            "tasks": [{"name": t, "data": str(zoo.tasks[t].train), "loss": args.loss} for t in tasks],
+            "objectives": objectives,
+            "start": {"method": "task_arithmetic", "weight": 1.0},
+            "training": {"steps": args.steps},
+            "grid": {"steps": args.grid_steps},
+            "seed": args.seed,
+            "device": "cpu",
+        }
+    )
+    started = time.perf_counter()
+    run = run_from_config(pm_config, db=out / "pareto.db", out=out / "pareto", progress=False)
+    seconds_pm = time.perf_counter() - started
+
+    # --- figures --------------------------------------------------------------
+    ref_point = search.reference_point()
+    trials = search.trials()
+    done = trials[(trials["status"] == "complete")]
+    own_search = done[done["proposer"] != "reference"]
+    if ref_point is None:
+        from mmmo.search.pareto import infer_ref_point
+
+        refs = done[done["proposer"] == "reference"]
+        ref_point = infer_ref_point(
+            to_maximization(torch.tensor(refs[tasks].to_numpy(), dtype=torch.double), search.directions)
+        )
+    ref_point = torch.as_tensor(ref_point, dtype=torch.double)
+
+    def hv(frame) -> float:
+        Y = to_maximization(torch.tensor(frame[tasks].to_numpy(), dtype=torch.double), search.directions)
+        return hypervolume(Y, ref_point)
+
+    pm_trials = run.campaign.trials()
+    pm_own = pm_trials[(pm_trials["status"] == "complete") & (pm_trials["proposer"] == "pareto_merging")]
+
+    grid_prefs = [p.preference for p in run.grid]
+    pm_scores = [{t: p.measurements[t].value for t in tasks} for p in run.grid]
+    selected = [search.select(pref) for pref in grid_prefs]
+    search_scores = [{t: float(row[t]) for t in tasks} for row in selected]
+    rho_pm = spearman_following(grid_prefs, pm_scores)
+    rho_search = spearman_following(grid_prefs, search_scores)
+
+    print(f"zoo: {zoo.root}  tasks: {tasks}  metric: {args.metric}")
+    print(f"reference point: {[round(v, 4) for v in ref_point.tolist()]}")
+    print(f"{'':24}{'hypervolume':>12}{'seconds':>10}{'evals':>8}{'spearman':>10}")
+    for label, frame, seconds, rho in (
+        ("qLogNEHVI search", own_search, seconds_search, rho_search),
+        ("Pareto Merging grid", pm_own, seconds_pm, rho_pm),
+    ):
+        print(f"{label:24}{hv(frame):12.4f}{seconds:10.1f}{len(frame):8d}{mean(rho.values()):10.3f}")
+    print(f"Pareto Merging training: {run.training.seconds:.1f} s, {run.model.num_extra_parameters} extra "
+          f"parameters ({run.model.extra_fraction:.3%})")
+    figures = {
+        "zoo": "tiny" if args.tiny else "default",
+        "metric": args.metric,
+        "tasks": tasks,
+        "reference_point": ref_point.tolist(),
+        "search_trials": int(len(own_search)),
+        "grid_points": int(len(pm_own)),
+        "hv_search": hv(own_search),
+        "hv_search_with_references": hv(done),
+        "hv_pareto_merging": hv(pm_own),
+        "seconds_search": seconds_search,
+        "seconds_pareto_merging": seconds_pm,
+        "seconds_pareto_training": run.training.seconds,
+        "extra_parameters": run.model.num_extra_parameters,
+        "extra_fraction": run.model.extra_fraction,
+        "spearman_search": rho_search,
+        "spearman_pareto_merging": rho_pm,
+        "spearman_search_mean": mean(rho_search.values()),
+        "spearman_pareto_merging_mean": mean(rho_pm.values()),
+    }
+    print(json.dumps(json_ready(figures)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The budget every method runs under: distinct points, each charged once.
+
+A method calls the :class:`EvaluationBudget` like a black-box function of a
+unit-cube point. The first call at a point (rounded as the shared cache rounds
+it) is charged one evaluation; a method that comes back to a point it already
+paid for gets the same scores for free. Once ``budget`` points are charged the
+next new point raises :class:`BudgetExhausted`, which ends the method's run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["BudgetExhausted", "EvaluationBudget", "Trace", "finite_or_worst"]
+
+
+class BudgetExhausted(Exception):
+    """The method asked for one evaluation more than its budget."""
+
+
+@dataclass
+class Trace:
+    """What one method's run evaluated, in the order it was charged.
+
+    Attributes:
+        X: ``n x d`` unit-cube points.
+        Y: ``n x m`` scores (larger is better; ``nan`` where an objective failed).
+        seconds_eval: ``n`` merge + evaluation seconds of each point when it was first computed.
+        seconds_wall_eval: Wall seconds this run actually spent in the evaluation
+            function (less than ``sum(seconds_eval)`` where another method had
+            already computed a point).
+    """
+
+    X: list[list[float]] = field(default_factory=list)
+    Y: list[list[float]] = field(default_factory=list)
+    seconds_eval: list[float] = field(default_factory=list)
+    seconds_wall_eval: float = 0.0
+
+
+class EvaluationBudget:
+    """``budget`` charged evaluations of ``evaluate`` (a point ``d`` -> an :class:`Evaluation`).
+
+    Calls that only repeat charged points are capped too (``max_repeats`` times
+    the budget), so a method stuck on a few points still ends.
+    """
+
+    def __init__(self, evaluate: Callable, key: Callable[[Sequence[float]], str], budget: int,
+                 max_repeats: int = 20) -> None:
+        self.evaluate = evaluate
+        self.key = key
+        self.budget = budget
+        self.trace = Trace()
+        self._seen: dict[str, np.ndarray] = {}
+        self._calls = 0
+        self._max_calls = max_repeats * budget
+
+    @property
+    def used(self) -> int:
+        return len(self.trace.X)
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.used
+
+    def __call__(self, x: Sequence[float]) -> np.ndarray:
+        """Scores (``m``, larger is better) of the unit-cube point ``x`` (``d``)."""
+        self._calls += 1
+        if self._calls > self._max_calls:
+            raise BudgetExhausted(f"{self._calls - 1} calls without spending the budget")
+        x = np.clip(np.asarray(x, dtype=float).reshape(-1), 0.0, 1.0)
+        key = self.key(x)
+        if key in self._seen:
+            return self._seen[key].copy()
+        if self.remaining <= 0:
+            raise BudgetExhausted(f"budget of {self.budget} evaluations spent")
+        start = time.perf_counter()
+        evaluation = self.evaluate(x)
+        self.trace.seconds_wall_eval += time.perf_counter() - start
+        y = np.asarray(evaluation.values, dtype=float)
+        self._seen[key] = y
+        self.trace.X.append(x.tolist())
+        self.trace.Y.append(y.tolist())
+        self.trace.seconds_eval.append(evaluation.seconds)
+        return y.copy()
+
+
+def finite_or_worst(y: np.ndarray, worst: float = 0.0) -> np.ndarray:
+    """``y`` with failed (``nan``) scores replaced by ``worst``, for methods that cannot take ``nan``."""
+    return np.where(np.isfinite(y), y, worst)

@@ -1,0 +1,297 @@
+"""Hypervolume against evaluations: mmmo's proposers next to the optimisers users would pick.
+
+The problem is the demo campaign's (:mod:`mmmo.demo`): the zoo's experts
+merged by DARE-TIES with a weight and a density per expert (the ``dare_ties``
+model-level space, as in MM-MO), one greedy exact-match objective per expert
+task. Every method gets the same budget of distinct evaluations (``--budget``,
+``--initial`` of them the initial design) on the same cached evaluation
+function (:mod:`common`), for each of ``--seeds`` seeds:
+
+- ``mmmo-qlognehvi``, ``mmmo-qlognparego``: mmmo's proposers called as a
+  campaign calls them (:mod:`peers.mmmo_search`), default settings;
+- ``sobol``, ``random``: mmmo's quasi-random and random proposers;
+- ``pymoo-nsga2``; ``optuna-nsga2``, ``optuna-tpe``; ``ax`` (the Client API's
+  default generation strategy); ``cmaes`` (on the mean accuracy);
+- ``mm-mo-recipe``: the MM-MO paper's recipe (qEHVI, 10 random initial points,
+  batches of 10, reference point from the initial data).
+
+Hypervolume is measured in accuracy space against the fixed reference point
+zero accuracy on every task, and reported as a fraction of the reference
+hypervolume: that of the front of every point any method found, over all
+seeds. Figures per method (mean and standard deviation over seeds): the
+hypervolume fraction at the budget, the evaluations to reach 90% and 95% of the
+reference (when every seed reaches it; else how many did), and the wall
+seconds per run split into proposal (the method's own time) and evaluation
+(merge + scoring of the points it was charged, at their first-computed cost).
+Writes ``search_efficiency.png``, ``search_efficiency.md`` and
+``search_efficiency_runs.json`` under ``--out``; the last line printed is one
+JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
+
+    python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
+    python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 10 --initial 4   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS_DIR, MergeProblem, default_cache_file, json_ready, problem_key  # noqa: E402
+from peers import (  # noqa: E402
+    EvaluationBudget,
+    run_ax,
+    run_cmaes,
+    run_mmmo,
+    run_mmmo_paper,
+    run_optuna,
+    run_pymoo_nsga2,
+)
+
+MMMO_METHODS = ("mmmo-qlognehvi", "mmmo-qlognparego")
+METHODS = (
+    "mmmo-qlognehvi",
+    "mmmo-qlognparego",
+    "sobol",
+    "random",
+    "pymoo-nsga2",
+    "optuna-nsga2",
+    "optuna-tpe",
+    "ax",
+    "cmaes",
+    "mm-mo-recipe",
+)
+
+
+def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: int, seed: int,
+               ref_point: np.ndarray) -> None:
+    """Spend ``f``'s budget with method ``name``."""
+    d, m = problem.dim, problem.num_objectives
+    if name.startswith("mmmo-") or name in ("sobol", "random"):
+        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point)
+    elif name == "pymoo-nsga2":
+        run_pymoo_nsga2(f, d, m, initial, seed)
+    elif name.startswith("optuna-"):
+        run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed)
+    elif name == "ax":
+        run_ax(f, d, list(problem.tasks), initial, seed)
+    elif name == "cmaes":
+        run_cmaes(f, d, seed)
+    elif name == "mm-mo-recipe":
+        run_mmmo_paper(f, d, seed)
+    else:
+        raise ValueError(f"--methods: unknown method {name!r}; expected some of {list(METHODS)}")
+
+
+def hv_curve(Y: np.ndarray, ref_point: torch.Tensor, reference_hv: float, budget: int) -> np.ndarray:
+    """Hypervolume fraction after each evaluation (``budget``; a run that stopped early keeps its last value)."""
+    from mmmo.search.pareto import hypervolume_history
+
+    curve = np.zeros(budget)
+    if len(Y):
+        history = hypervolume_history(torch.tensor(Y, dtype=torch.float64), ref_point).numpy() / reference_hv
+        curve[: len(history)] = history
+        curve[len(history) :] = history[-1]
+    return curve
+
+
+def evals_to(curve: np.ndarray, fraction: float) -> int | None:
+    """Evaluations until the curve first reaches ``fraction`` (``None`` if it never does)."""
+    reached = np.nonzero(curve >= fraction - 1e-12)[0]
+    return int(reached[0]) + 1 if len(reached) else None
+
+
+def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int) -> tuple[float, dict[str, dict]]:
+    """Reference hypervolume and, per method, the figures over its seeds."""
+    from mmmo.search.pareto import hypervolume
+
+    every_point = np.concatenate([np.asarray(r["Y"], dtype=float).reshape(-1, len(ref_point)) for r in runs])
+    reference_hv = hypervolume(torch.tensor(every_point), ref_point)
+    summary: dict[str, dict] = {}
+    for name in dict.fromkeys(r["method"] for r in runs):
+        mine = [r for r in runs if r["method"] == name]
+        curves = np.stack([hv_curve(np.asarray(r["Y"]), ref_point, reference_hv, budget) for r in mine])
+        at_budget = curves[:, -1]
+        figures = {
+            "hv_at_budget": float(at_budget.mean()),
+            "hv_at_budget_std": float(at_budget.std()),
+            "curve_mean": curves.mean(axis=0).tolist(),
+            "curve_std": curves.std(axis=0).tolist(),
+            "seeds": len(mine),
+            "evaluations": float(statistics.mean(len(r["Y"]) for r in mine)),
+            "seconds_propose": float(statistics.mean(r["seconds_propose"] for r in mine)),
+            "seconds_eval": float(statistics.mean(sum(r["seconds_eval"]) for r in mine)),
+        }
+        for percent in (90, 95):
+            hits = [evals_to(c, percent / 100) for c in curves]
+            reached = [h for h in hits if h is not None]
+            figures[f"evals_to_{percent}"] = float(statistics.mean(reached)) if len(reached) == len(hits) else None
+            figures[f"reached_{percent}"] = f"{len(reached)}/{len(hits)}"
+            # Seeds that never reach it count as budget + 1: a lower bound of their true cost.
+            figures[f"evals_to_{percent}_censored"] = float(
+                statistics.mean(budget + 1 if h is None else h for h in hits)
+            )
+        summary[name] = figures
+    return reference_hv, summary
+
+
+def targets(summary: dict[str, dict]) -> dict:
+    """The issue's targets: highest mean hypervolume at the budget; at most half the best peer's evaluations to 90%."""
+    if "mmmo-qlognehvi" not in summary:
+        return {}
+    ours = summary["mmmo-qlognehvi"]
+    peers = {n: s for n, s in summary.items() if n not in MMMO_METHODS}
+    if not peers:
+        return {}
+    best_hv_peer = max(peers, key=lambda n: peers[n]["hv_at_budget"])
+    best_speed_peer = min(peers, key=lambda n: peers[n]["evals_to_90_censored"])
+    return {
+        "highest_hv_at_budget": ours["hv_at_budget"] >= max(s["hv_at_budget"] for s in summary.values()),
+        "best_peer_by_hv": best_hv_peer,
+        "best_peer_by_evals_to_90": best_speed_peer,
+        "evals_to_90_ratio": ours["evals_to_90_censored"] / peers[best_speed_peer]["evals_to_90_censored"],
+        "half_the_evals_to_90": ours["evals_to_90_censored"] <= 0.5 * peers[best_speed_peer]["evals_to_90_censored"],
+    }
+
+
+def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, s in summary.items():
+        mean, std = np.asarray(s["curve_mean"]), np.asarray(s["curve_std"])
+        steps = np.arange(1, len(mean) + 1)
+        style = "-" if name in MMMO_METHODS else "--"
+        (line,) = ax.plot(steps, mean, style, label=name, linewidth=2.2 if name in MMMO_METHODS else 1.2)
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.12)
+    ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("hypervolume / reference hypervolume")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown_table(summary: dict[str, dict], settings: str) -> str:
+    def evals(s: dict, percent: int) -> str:
+        value = s[f"evals_to_{percent}"]
+        return f"{value:.1f}" if value is not None else f"— ({s[f'reached_{percent}']} seeds)"
+
+    lines = [
+        settings,
+        "",
+        "| method | HV at budget (mean ± std) | evals to 90% | evals to 95% | proposal s / run | evaluation s / run |",
+        "|---|---|---|---|---|---|",
+    ]
+    order = sorted(summary, key=lambda n: -summary[n]["hv_at_budget"])
+    for name in order:
+        s = summary[name]
+        lines.append(
+            f"| {name} | {s['hv_at_budget']:.3f} ± {s['hv_at_budget_std']:.3f} | {evals(s, 90)} | {evals(s, 95)} "
+            f"| {s['seconds_propose']:.1f} | {s['seconds_eval']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (0 .. seeds-1)")
+    parser.add_argument("--budget", type=int, default=40, help="distinct evaluations per run")
+    parser.add_argument("--initial", type=int, default=8, help="initial-design evaluations per run")
+    parser.add_argument("--zoo", choices=("default", "tiny"), default="default")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-cache-file", action="store_true", help="keep the evaluation cache in memory only")
+    args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        parser.error(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
+    if args.seeds < 1 or args.budget < 2 or not 1 <= args.initial <= args.budget:
+        parser.error("need --seeds >= 1, --budget >= 2 and 1 <= --initial <= --budget")
+    args.methods = methods
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    from mmmo.search.pareto import infer_ref_point
+
+    start = time.perf_counter()
+    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit)
+    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file)
+    setup_seconds = time.perf_counter() - start
+    # What a campaign evaluates before its search: the base and the experts.
+    anchors = {name: problem.evaluate_expert(name).values for name in ("base", *problem.tasks)}
+    campaign_ref = infer_ref_point(torch.tensor(list(anchors.values()), dtype=torch.float64)).numpy()
+    print(f"zoo {args.zoo} ({problem.zoo.root.name}), tasks {list(problem.tasks)}, {problem.limit} examples each, "
+          f"d={problem.dim}; setup {setup_seconds:.1f}s", file=sys.stderr)
+    for name, values in anchors.items():
+        print(f"  {name:>14}: " + "  ".join(f"{v:.3f}" for v in values), file=sys.stderr)
+
+    runs: list[dict] = []
+    for seed in range(args.seeds):
+        for method in args.methods:
+            f = EvaluationBudget(problem, problem_key, args.budget)
+            begin = time.perf_counter()
+            run_method(method, f, problem, args.initial, seed, campaign_ref)
+            wall = time.perf_counter() - begin
+            runs.append({
+                "method": method, "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
+                "seconds_eval": f.trace.seconds_eval, "seconds_wall": wall,
+                "seconds_propose": wall - f.trace.seconds_wall_eval,
+            })
+            print(f"seed {seed} {method:>16}: {f.used} evaluations, {wall:.1f}s wall "
+                  f"({wall - f.trace.seconds_wall_eval:.1f}s proposing), {problem.computed} merges computed so far",
+                  file=sys.stderr)
+
+    ref_point = torch.zeros(problem.num_objectives, dtype=torch.float64)  # zero accuracy on every task
+    reference_hv, summary = summarise(runs, ref_point, args.budget)
+    settings = (
+        f"Search efficiency on the {args.zoo} zoo ({', '.join(problem.tasks)}; {problem.limit} test examples each), "
+        f"dare_ties model-level space (d={problem.dim}), budget {args.budget} ({args.initial} initial), "
+        f"{args.seeds} seed(s); hypervolume from zero accuracy, as a fraction of the union front's "
+        f"({reference_hv:.4f}). Total wall {time.perf_counter() - start:.0f}s, {problem.computed} merges computed."
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "search_efficiency_runs.json").write_text(json.dumps(json_ready(
+        {"settings": settings, "anchors": anchors, "campaign_ref_point": campaign_ref.tolist(), "runs": runs}
+    )))
+    table = markdown_table(summary, settings)
+    (args.out / "search_efficiency.md").write_text(table)
+    write_plot(summary, args.out / "search_efficiency.png",
+               f"{args.zoo} zoo, budget {args.budget} ({args.initial} initial), {args.seeds} seed(s)")
+    print(table)
+    result = {
+        "settings": {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+                     "limit": problem.limit},
+        "reference_hv": reference_hv,
+        "methods": {
+            name: {k: s[k] for k in ("hv_at_budget", "hv_at_budget_std", "evals_to_90", "reached_90",
+                                     "evals_to_95", "reached_95", "seconds_propose", "seconds_eval")}
+            for name, s in summary.items()
+        },
+        "targets": targets(summary),
+        "outputs": [str(args.out / n) for n in ("search_efficiency.png", "search_efficiency.md")],
+    }
+    print(json.dumps(json_ready(result)))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The ``mmmo`` command line: run, resume and inspect merge campaigns.
+
+Exit codes: 0 on success, 2 on a usage or configuration error (any
+:class:`~mmmo.errors.MmmoError`: the message names the field, file or trial at
+fault, without a traceback), 1 on any other failure, 130 when interrupted.
+Tables and JSON go to stdout; progress and messages go to stderr, so
+``mmmo front PATH --json | jq`` works while a bar is drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmmo.errors import MmmoError, StoreError
+from mmmo.progress import TrialProgress
+from mmmo.summary import front_records, front_table, status_text
+
+if TYPE_CHECKING:
+    from mmmo.campaign import Campaign
+
+
+def _message(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _open(path: str | Path, readonly: bool) -> Campaign:
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no campaign file at {path}")
+    from mmmo.campaign import Campaign  # torch and friends: only once the input is known good
+
+    return Campaign.open(path, readonly=readonly)
+
+
+def _run(campaign: Campaign, trials: int | None = None, batch_size: int | None = None) -> None:
+    with TrialProgress() as progress:
+        campaign.run(n_trials=trials, batch_size=batch_size, callback=progress)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mmmo.campaign import Campaign
+    from mmmo.demo import DEMO_TRIALS, demo_config, write_config
+    from mmmo.plots import plot_campaign
+    from mmmo.zoo import ZooConfig, build_zoo, zoo_dir
+
+    out = Path(args.out)
+    db, config_path = out / "demo.db", out / "demo.yaml"
+    if db.exists():
+        _message(f"resuming the demo campaign in {db} (delete {out} to start over)")
+        campaign = _open(db, readonly=False)
+        if args.trials and args.trials != campaign.config.budget.trials:
+            _message(f"--trials {args.trials} ignored: the stored budget is "
+                     f"{campaign.config.budget.trials} (use 'mmmo resume {db} --trials N' for more)")
+    else:
+        zoo_config = ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig()
+        if not zoo_dir(zoo_config).is_dir():  # the folder appears only once a build is complete
+            _message(f"building the demo zoo in {zoo_dir(zoo_config)} (once; later runs reuse it)")
+        zoo = build_zoo(zoo_config, progress=True)
+        config = demo_config(zoo, trials=args.trials or DEMO_TRIALS, seed=args.seed)
+        write_config(config, config_path)
+        campaign = Campaign.create(db, config)
+        _message(f"campaign {db}, config {config_path}")
+    _run(campaign, batch_size=args.batch_size)
+    print(front_table(campaign))
+    plots = plot_campaign(campaign, out / "plots")
+    _message("plots: " + ", ".join(str(p) for p in plots))
+    _message(f"next: mmmo status {db} | mmmo front {db} --json | mmmo export {db} TRIAL_ID DIR")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mmmo.config import load_config
+
+    config = load_config(args.config)
+    db = Path(args.db) if args.db else Path(args.config).with_suffix(".db")
+    if db.exists() and not args.resume:
+        raise StoreError(f"{db} already exists; pass --resume to continue it, or choose another --db")
+    from mmmo.campaign import Campaign
+
+    if db.exists():
+        campaign = _open(db, readonly=False)
+        changed = _changed_fields(campaign.config, config)
+        if changed:
+            raise StoreError(
+                f"{db} was created from a different config (fields {changed} differ); "
+                f"continue it with 'mmmo resume {db}' or choose another --db"
+            )
+        _message(f"resuming {db}")
+    else:
+        campaign = Campaign.create(db, config)
+        _message(f"created {db}")
+    _run(campaign, trials=args.trials, batch_size=args.batch_size)
+    print(front_table(campaign))
+    return 0
+
+
+def _changed_fields(stored: Any, new: Any) -> list[str]:
+    old, fresh = stored.model_dump(mode="json"), new.model_dump(mode="json")
+    return sorted(k for k in fresh if old.get(k) != fresh[k])
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    campaign = _open(args.path, readonly=False)
+    _run(campaign, trials=args.trials, batch_size=args.batch_size)
+    print(front_table(campaign))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    campaign = _open(args.path, readonly=True)
+    print(status_text(campaign, Path(args.path)))
+    return 0
+
+
+def cmd_front(args: argparse.Namespace) -> int:
+    campaign = _open(args.path, readonly=True)
+    if args.json:
+        print(json.dumps(front_records(campaign), indent=None))
+    else:
+        print(front_table(campaign))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    campaign = _open(args.path, readonly=True)
+    out = campaign.export(args.trial_id, Path(args.out_dir))
+    _message(f"exported trial #{args.trial_id}")
+    print(out)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from mmmo.plots import plot_campaign
+
+    path = Path(args.path)
+    campaign = _open(path, readonly=True)
+    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-plots")
+    for file in plot_campaign(campaign, out):
+        print(file)
+    return 0
+
+
+def cmd_pareto_merge(args: argparse.Namespace) -> int:
+    from mmmo.pareto_merging import run_from_config
+
+    result = run_from_config(args.config, db=args.db, out=args.out)
+    if result is not None:
+        print(result)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmmo", description="Find the Pareto set of merged language models.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of an unexpected failure")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def run_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--trials", type=_positive, help="searched trials to run (default: the budget)")
+        sub.add_argument("--batch-size", type=_positive, help="trials proposed at once")
+
+    demo = command("demo", cmd_demo, "build the demo zoo if needed and run a campaign on it")
+    demo.add_argument("--trials", type=_positive, help="searched trials of a new demo campaign")
+    demo.add_argument("--batch-size", type=_positive, help="trials proposed at once")
+    demo.add_argument("--out", default="mmmo_demo", help="folder for the campaign, its config and plots")
+    demo.add_argument("--zoo", choices=("default", "tiny"), default="default",
+                      help="zoo size: tiny trains in a fraction of the time (tests)")
+    demo.add_argument("--seed", type=int, default=0)
+
+    run = command("run", cmd_run, "start a campaign from a YAML config")
+    run.add_argument("config", help="campaign YAML file")
+    run.add_argument("--db", help="campaign file to create (default: CONFIG with .db)")
+    run.add_argument("--resume", action="store_true", help="continue --db if it exists")
+    run_options(run)
+
+    resume = command("resume", cmd_resume, "continue a campaign")
+    resume.add_argument("path", help="campaign file")
+    run_options(resume)
+
+    status = command("status", cmd_status, "progress, best per objective, hypervolume, failures")
+    status.add_argument("path", help="campaign file")
+
+    front = command("front", cmd_front, "print the Pareto front")
+    front.add_argument("path", help="campaign file")
+    front.add_argument("--json", action="store_true",
+                       help="one JSON array of trials (id, params, objectives)")
+
+    export = command("export", cmd_export, "write a trial's merged model as an HF checkpoint")
+    export.add_argument("path", help="campaign file")
+    export.add_argument("trial_id", type=int, help="trial id (see 'mmmo front')")
+    export.add_argument("out_dir", help="folder to write the checkpoint into")
+
+    plot = command("plot", cmd_plot, "write the front, hypervolume and parameter plots (PNG)")
+    plot.add_argument("path", help="campaign file")
+    plot.add_argument("--out", help="folder for the PNG files (default: PATH-plots beside PATH)")
+
+    pareto = command("pareto-merge", cmd_pareto_merge, "run Pareto Merging from a YAML config")
+    pareto.add_argument("config", help="Pareto Merging YAML file")
+    pareto.add_argument("--db", help="campaign file to record the preference grid in")
+    pareto.add_argument("--out", help="folder for the trained model and its outputs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on a usage error
+    try:
+        return int(args.handler(args) or 0)
+    except MmmoError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _message(f"mmmo: error: {line}")
+        return 2
+    except KeyboardInterrupt:
+        _message("mmmo: interrupted; completed trials are saved ('mmmo resume PATH' continues)")
+        return 130
+    except Exception as exc:
+        if args.traceback:
+            traceback.print_exc()
+        _message(f"mmmo: error: {type(exc).__name__}: {exc}")
+        if not args.traceback:
+            _message("mmmo: run with 'mmmo --traceback ...' to see where it failed")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""What every merge method sees: one tensor's inputs (a :class:`TensorJob`) and a method record.
+
+A method merges one tensor at a time. Its inputs are flat views: the base
+tensor ``base: [n]``, one task vector per source ``deltas[k]: [n]``, and the
+destination ``out: [n]`` (the live model's parameter, written in place). The
+per-source :class:`~mmmo.plan.SourceParams` are those of the tensor's group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import torch
+from torch import Tensor
+
+from mmmo.errors import MergeError
+from mmmo.plan import MergePlan, SourceParams
+
+OptionValue = float | bool
+
+# Elements per work chunk: large enough that Python overhead per chunk is
+# negligible, small enough that a chunk's scratch buffers stay in cache.
+DEFAULT_CHUNK = 1 << 20
+
+
+class Scratch:
+    """Reusable work buffers, so a merge allocates nothing after its first trial."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._buffers: dict[tuple[str, torch.dtype], Tensor] = {}
+
+    def get(self, key: str, numel: int, dtype: torch.dtype) -> Tensor:
+        """A flat buffer of at least ``numel`` elements (contents undefined)."""
+        buffer = self._buffers.get((key, dtype))
+        if buffer is None or buffer.numel() < numel:
+            buffer = torch.empty(numel, dtype=dtype, device=self.device)
+            self._buffers[(key, dtype)] = buffer
+        return buffer[:numel]
+
+    def release(self, key: str) -> None:
+        """Free the buffers named ``key`` (of every dtype)."""
+        for buffer_key in [k for k in self._buffers if k[0] == key]:
+            del self._buffers[buffer_key]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.numel() * b.element_size() for b in self._buffers.values())
+
+
+@dataclass(frozen=True)
+class TensorJob:
+    """Inputs of one tensor's merge.
+
+    Attributes:
+        name: State-dict name of the tensor.
+        shape: Its shape (the flat views below are ``shape.numel()`` long).
+        base: Base tensor, flat ``[n]``.
+        deltas: Task vector of each plan source, flat ``[n]`` each.
+        params: The tensor group's parameters, one per plan source.
+        options: Method options, defaults filled in.
+        seed: The plan's seed (random masks are drawn per (seed, name)).
+        out: Destination, flat ``[n]``; may be the live parameter itself.
+        scratch: Work buffers on the merge device.
+        chunk: Elements per work chunk.
+        magnitudes: Per-source magnitude index of this tensor (None when the
+            method does not trim by magnitude).
+    """
+
+    name: str
+    shape: torch.Size
+    base: Tensor
+    deltas: tuple[Tensor, ...]
+    params: tuple[SourceParams, ...]
+    options: Mapping[str, OptionValue]
+    seed: int
+    out: Tensor
+    scratch: Scratch
+    chunk: int = DEFAULT_CHUNK
+    magnitudes: tuple[object, ...] | None = None
+
+    @property
+    def numel(self) -> int:
+        return self.base.numel()
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(p.weight for p in self.params)
+
+    @property
+    def densities(self) -> tuple[float, ...]:
+        return tuple(p.density for p in self.params)
+
+    def chunks(self) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` of consecutive work chunks covering ``[0, n)``."""
+        n = self.numel
+        for start in range(0, n, self.chunk):
+            yield start, min(start + self.chunk, n)
+
+    def generator(self) -> torch.Generator:
+        """A generator seeded from (plan seed, tensor name) with a stable hash."""
+        digest = hashlib.blake2b(f"{self.seed}\x00{self.name}".encode(), digest_size=8).digest()
+        generator = torch.Generator(device=self.base.device)
+        generator.manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
+        return generator
+
+
+@dataclass(frozen=True)
+class MergeMethod:
+    """A merge method: its name, options and per-tensor function.
+
+    Attributes:
+        name: mmmo's name for it (the ``method`` of a :class:`MergePlan`).
+        merge: Writes the merged tensor of a :class:`TensorJob` into ``job.out``.
+        defaults: Every option the method accepts, with its default.
+        mergekit_name: The same method's name in mergekit, or None.
+        min_sources: Fewest plan sources the method accepts.
+        max_sources: Most plan sources it accepts (None: no bound).
+        uses_density: Whether densities below 1 mean anything to it.
+        uses_magnitudes: Whether it needs the per-tensor magnitude index.
+        check: Extra validation of a plan (ranges that depend on options).
+    """
+
+    name: str
+    merge: Callable[[TensorJob], None]
+    defaults: Mapping[str, OptionValue | None] = field(default_factory=dict)
+    mergekit_name: str | None = None
+    min_sources: int = 1
+    max_sources: int | None = None
+    uses_density: bool = False
+    uses_magnitudes: bool = False
+    check: Callable[[MergePlan, Mapping[str, OptionValue]], None] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+
+    def resolve_options(self, plan: MergePlan) -> dict[str, OptionValue]:
+        """The plan's options with defaults filled in, validated by name and type."""
+        unknown = sorted(set(plan.options) - set(self.defaults))
+        if unknown:
+            raise MergeError(
+                f"method {self.name!r} has no option {unknown[0]!r}; "
+                f"its options are {sorted(self.defaults)}"
+            )
+        # A default of None means "absent unless the plan sets it".
+        options = {key: value for key, value in self.defaults.items() if value is not None}
+        for key, value in plan.options.items():
+            default = self.defaults[key]
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise MergeError(f"option {key!r} of {self.name!r} must be true or false, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise MergeError(f"option {key!r} of {self.name!r} must be a finite number, got {value!r}")
+            options[key] = value if isinstance(default, bool) else float(value)
+        return options
+
+    def validate(self, plan: MergePlan) -> dict[str, OptionValue]:
+        """Check a plan against this method; return its resolved options."""
+        k = len(plan.sources)
+        if k < self.min_sources or (self.max_sources is not None and k > self.max_sources):
+            wanted = (
+                f"exactly {self.min_sources}"
+                if self.max_sources == self.min_sources
+                else f"at least {self.min_sources}"
+                if self.max_sources is None
+                else f"{self.min_sources} to {self.max_sources}"
+            )
+            raise MergeError(f"method {self.name!r} takes {wanted} sources, the plan has {k}: {list(plan.sources)}")
+        if not self.uses_density:
+            for group, per_source in plan.params.items():
+                for source, params in zip(plan.sources, per_source):
+                    if params.density != 1.0:
+                        raise MergeError(
+                            f"method {self.name!r} does not sparsify, but source {source!r} "
+                            f"has density {params.density} in group {group!r}"
+                        )
+        options = self.resolve_options(plan)
+        if self.check is not None:
+            self.check(plan, options)
+        return options

@@ -1,0 +1,162 @@
+"""The in-memory merger: one live model that receives each candidate's weights in place.
+
+Building a :class:`Merger` loads the live model once. Each :meth:`Merger.apply`
+writes every merged tensor straight into the live parameter, one tensor at a
+time, on the model's device; no file is written. Work that does not depend on
+the trial is done once: task vectors (in the pool), their copies on the merge
+device, and per-tensor magnitude indexes (built the first time a trimming
+method needs them). Work buffers are reused across trials.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from mmmo.errors import MergeError, SourceError
+from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob
+from mmmo.merge.magnitude import MagnitudeIndex
+from mmmo.merge.methods import get_method
+from mmmo.plan import MergePlan
+from mmmo.sources import ModelPool
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc only; a no-op elsewhere).
+
+    Loading checkpoints leaves many freed tensor-sized blocks in glibc's heap;
+    without this they stay resident for the life of the process.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
+class Merger:
+    """Merge plans into one live causal LM.
+
+    Args:
+        pool: Base and task vectors.
+        device: Where the live model lives and the merge runs (``"cpu"``, ``"cuda"``).
+        chunk: Elements per work chunk (default: 2^20 on the CPU, whole tensors on GPUs).
+
+    Attributes:
+        model: The live ``AutoModelForCausalLM``, in eval mode.
+        tokenizer: The pool's tokenizer (or None).
+    """
+
+    def __init__(self, pool: ModelPool, device: str | torch.device = "cpu", chunk: int | None = None) -> None:
+        self.pool = pool
+        self.device = torch.device(device)
+        self.model: nn.Module = pool.build_model(self.device)
+        self.tokenizer = pool.tokenizer
+        self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else 1 << 62)
+        self.scratch = Scratch(self.device)
+        params = dict(self.model.named_parameters(remove_duplicate=False))
+        self._targets: dict[str, Tensor] = {}
+        for name, tensor in pool.base_state.items():
+            param = params.get(name)
+            if param is None:
+                raise SourceError(f"the live model has no parameter {name!r} of the base checkpoint")
+            if param.shape != tensor.shape:
+                raise SourceError(
+                    f"live parameter {name!r} has shape {list(param.shape)}, checkpoint {list(tensor.shape)}"
+                )
+            self._targets[name] = param
+        # Flat views of the pool on the merge device (the pool's own tensors on the CPU).
+        self._base = {n: t.to(self.device).reshape(-1) for n, t in pool.base_state.items()}
+        self._deltas = {
+            s: {n: t.to(self.device).reshape(-1) for n, t in pool.delta(s).items()} for s in pool.names
+        }
+        self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
+        release_free_memory()
+
+    def magnitude_index(self, source: str, tensor: str) -> MagnitudeIndex:
+        """Magnitude order statistics of one task vector (built once, then cached)."""
+        key = (source, tensor)
+        index = self._magnitudes.get(key)
+        if index is None:
+            delta = self._deltas[source][tensor]
+            work = self.scratch.get("sort", delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
+            index = MagnitudeIndex.build(delta, work=work)
+            self._magnitudes[key] = index
+        return index
+
+    def validate(self, plan: MergePlan) -> tuple[MergeMethod, dict]:
+        """Check a plan against the pool and its method; return the method and its options."""
+        method = get_method(plan.method)
+        unknown = [s for s in plan.sources if s not in self._deltas]
+        if unknown:
+            raise MergeError(f"plan names source {unknown[0]!r}, the pool has {list(self.pool.names)}")
+        if len(set(plan.sources)) != len(plan.sources):
+            raise MergeError(f"plan lists a source twice: {list(plan.sources)}")
+        grouping = plan.grouping
+        if grouping.kind == "blocks" and grouping.num_layers != self.pool.num_layers:
+            raise MergeError(
+                f"plan groups {grouping.num_layers} layers into blocks, the model has {self.pool.num_layers}"
+            )
+        return method, method.validate(plan)
+
+    @torch.no_grad()
+    def apply(self, plan: MergePlan) -> float:
+        """Write the plan's merged weights into :attr:`model`; return the seconds it took."""
+        start = time.perf_counter()
+        method, options = self.validate(plan)
+        for name in self._base:
+            deltas = tuple(self._deltas[s][name] for s in plan.sources)
+            magnitudes = (
+                tuple(self.magnitude_index(s, name) for s in plan.sources) if method.uses_magnitudes else None
+            )
+            target = self._targets[name]
+            direct = target.is_contiguous() and target.dtype == self._base[name].dtype
+            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), self._base[name].dtype)
+            job = TensorJob(
+                name=name,
+                shape=target.shape,
+                base=self._base[name],
+                deltas=deltas,
+                params=plan.params_for(name),
+                options=options,
+                seed=plan.seed,
+                out=out,
+                scratch=self.scratch,
+                chunk=self.chunk,
+                magnitudes=magnitudes,
+            )
+            method.merge(job)
+            if not direct:
+                target.data.copy_(out.view(target.shape))
+        # The sort buffer is only needed while indexes are built (the first trial).
+        self.scratch.release("sort")
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - start
+
+    @torch.no_grad()
+    def apply_base(self) -> None:
+        """Put the base model's weights back into :attr:`model`."""
+        for name, target in self._targets.items():
+            target.data.copy_(self._base[name].view(target.shape))
+
+    @torch.no_grad()
+    def apply_source(self, name: str) -> None:
+        """Put source ``name``'s own weights (base + its task vector) into :attr:`model`."""
+        if name not in self._deltas:
+            raise MergeError(f"unknown source {name!r}; the pool has {list(self.pool.names)}")
+        for tensor, target in self._targets.items():
+            torch.add(self._base[tensor], self._deltas[name][tensor], out=target.data.view(-1))
+
+    def export(self, plan: MergePlan, out_dir: str | Path) -> Path:
+        """Merge ``plan`` and save it as an HF checkpoint (see :func:`mmmo.merge.export.export_plan`)."""
+        from mmmo.merge.export import export_plan
+
+        return export_plan(self, plan, Path(out_dir))

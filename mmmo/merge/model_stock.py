@@ -1,0 +1,51 @@
+"""Model Stock: move from the base toward the sources' average by a ratio set by their angle.
+
+For one tensor (flattened, mergekit's default ``filter_wise: false``) with
+``K >= 2`` task vectors, ``cos`` is the mean pairwise cosine of the
+``delta_k`` and ``t = K cos / (1 + (K - 1) cos)``; the merge is
+``theta_base + t * mean_k delta_k``. Where the denominator vanishes the base is
+kept (``t = 0``), as in mergekit. Weights and densities play no part.
+
+References:
+    Jang et al., "Model Stock: All we need is just a few fine-tuned models",
+    ECCV 2024.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mmmo.merge.base import MergeMethod, TensorJob
+
+
+def stock_ratio(job: TensorJob) -> float:
+    """``t`` of one tensor from the pairwise cosines of its task vectors."""
+    deltas = job.deltas
+    norms = [torch.linalg.vector_norm(d) for d in deltas]
+    cosines = []
+    for i in range(len(deltas)):
+        for j in range(i + 1, len(deltas)):
+            product = (norms[i] * norms[j]).clamp(min=1e-6)
+            cosines.append((torch.dot(deltas[i], deltas[j]) / product).clamp(-1, 1))
+    cos = float(torch.stack(cosines).mean())
+    k = len(deltas)
+    denominator = 1 + (k - 1) * cos
+    return 0.0 if abs(denominator) < 1e-6 else k * cos / denominator
+
+
+def merge_model_stock(job: TensorJob) -> None:
+    t = stock_ratio(job)
+    scale = t / len(job.deltas)
+    for start, stop in job.chunks():
+        out = job.out[start:stop]
+        out.copy_(job.base[start:stop])
+        for delta in job.deltas:
+            out.add_(delta[start:stop], alpha=scale)
+
+
+MODEL_STOCK = MergeMethod(
+    name="model_stock",
+    merge=merge_model_stock,
+    mergekit_name="model_stock",
+    min_sources=2,
+)

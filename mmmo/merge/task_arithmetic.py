@@ -1,0 +1,31 @@
+"""Task arithmetic: add weighted task vectors to the base.
+
+``theta = theta_base + lambda * sum_k w_k * delta_k`` (divided by
+``sum_k w_k`` when ``normalize``; default off, as in mergekit).
+
+References:
+    Ilharco et al., "Editing models with task arithmetic", ICLR 2023.
+"""
+
+from __future__ import annotations
+
+from mmmo.merge.base import MergeMethod, TensorJob
+from mmmo.merge.gta import Keep, generalized_task_arithmetic
+
+
+def merge_task_arithmetic(job: TensorJob) -> None:
+    generalized_task_arithmetic(
+        job,
+        [Keep()] * len(job.deltas),
+        consensus=False,
+        normalize=bool(job.options["normalize"]),
+        lam=float(job.options["lambda"]),
+    )
+
+
+TASK_ARITHMETIC = MergeMethod(
+    name="task_arithmetic",
+    merge=merge_task_arithmetic,
+    defaults={"normalize": False, "lambda": 1.0},
+    mergekit_name="task_arithmetic",
+)

@@ -1,0 +1,77 @@
+"""Graded answer scores on (prompt, answer) data, teacher-forced.
+
+Cheaper and smoother than exact match (one forward pass per batch, no
+decoding loop), so a search sees progress before answers become exactly
+right. The continuation scored is the answer's tokens followed by EOS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mmmo.objectives.base import Direction, Measurement
+from mmmo.objectives.data import read_answer_rows, subsample
+from mmmo.objectives.guard import measure
+from mmmo.objectives.stats import mean_and_stderr
+from mmmo.objectives.teacher_forcing import (
+    ContinuationScores,
+    pack_continuations,
+    score_continuations,
+)
+from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids
+
+
+class _AnswerScore:
+    direction: Direction = "maximize"
+
+    def __init__(
+        self,
+        name: str,
+        data: str | Path,
+        tokenizer: Any,
+        limit: int | None = None,
+        seed: int = 0,
+        batch_size: int = 64,
+    ) -> None:
+        self.name = name
+        self.data = Path(data)
+        self.examples = subsample(read_answer_rows(self.data), limit, seed)
+        self._batches = pack_continuations(
+            [prompt_ids(tokenizer, prompt) for prompt, _ in self.examples],
+            [answer_ids(tokenizer, answer) for _, answer in self.examples],
+            pad_id_of(tokenizer),
+            batch_size,
+        )
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
+        return measure(lambda: mean_and_stderr(self._per_example(score_continuations(model, self._batches))))
+
+    def _per_example(self, scores: ContinuationScores):
+        raise NotImplementedError
+
+
+class TokenAccuracy(_AnswerScore):
+    """Mean over examples of the fraction of answer tokens (EOS included) that
+    are the model's argmax prediction given the prompt and the gold prefix.
+
+    Args: as :class:`~mmmo.objectives.exact_match.ExactMatch` (no generation options).
+    """
+
+    def _per_example(self, scores: ContinuationScores):
+        return scores.correct.double() / scores.tokens
+
+
+class AnswerLogLik(_AnswerScore):
+    """Mean over examples of the per-token mean log-probability of the answer
+    (EOS included) given the prompt; 0 is a certain, right answer.
+
+    The per-example value is length-normalised (mean over the answer's tokens),
+    so long and short answers weigh the same.
+    """
+
+    def _per_example(self, scores: ContinuationScores):
+        return scores.logprob / scores.tokens

@@ -1,0 +1,233 @@
+"""Generative exact match: greedy decoding with a KV cache, batched.
+
+Tokenization follows the project convention: the prompt is
+``tokenizer(prompt)`` (with the tokenizer's special tokens, e.g. BOS), the
+gold continuation is ``answer`` then EOS. Generation is greedy and stops for a
+row at EOS; a batch stops as soon as every row has stopped, or after
+``max_new_tokens`` (default: the longest gold answer in tokens, plus one for
+EOS, since a longer output cannot be a right answer followed by EOS). The
+decoded output (special tokens skipped) and the gold answer are compared after
+``normalize`` (default: ``str.strip``).
+
+Greedy decoding makes most of that work unnecessary: a row's greedy output is
+exactly its gold answer when, teacher-forced, the gold token is the argmax at
+every answer position (EOS included). So each trial first scores all rows in
+one teacher-forced pass and *certifies* those rows as correct; only the other
+rows are decoded token by token. A certified row must win every step by a
+margin (:data:`TIE_MARGIN`), so a near-tie, which the incremental KV-cache
+path might break the other way, is always decoded for real. The score is the
+same as decoding every row; ``certify=False`` decodes every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from mmmo.errors import ObjectiveError
+from mmmo.objectives.base import Direction, Measurement
+from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
+from mmmo.objectives.data import read_answer_rows, subsample
+from mmmo.objectives.guard import measure
+from mmmo.objectives.stats import mean_and_stderr
+from mmmo.objectives.teacher_forcing import pack_continuations
+from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids, special_id
+
+# Logit gap by which the gold token must beat every other token, per dtype,
+# for a teacher-forced row to count as the greedy output.
+TIE_MARGIN = {torch.float64: 1e-6, torch.float32: 1e-2, torch.bfloat16: 0.5, torch.float16: 0.25}
+
+
+class ExactMatch:
+    """Fraction of prompts whose greedy continuation equals the gold answer.
+
+    Args:
+        name: Objective name.
+        data: JSONL file with string fields ``prompt`` and ``answer``.
+        tokenizer: The tokenizer the data is encoded with (once, here).
+        limit: Score a deterministic subsample of this many examples.
+        seed: Seed of the subsample.
+        batch_size: Prompts decoded together.
+        max_new_tokens: Generation cap; see the module docstring for the default.
+        normalize: Applied to prediction and gold answer before comparing.
+        certify: Skip decoding of rows that teacher forcing proves correct
+            (see the module docstring); same score, less work.
+    """
+
+    direction: Direction = "maximize"
+
+    def __init__(
+        self,
+        name: str,
+        data: str | Path,
+        tokenizer: Any,
+        limit: int | None = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        max_new_tokens: int | None = None,
+        normalize: Callable[[str], str] = str.strip,
+        certify: bool = True,
+    ) -> None:
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise ObjectiveError(f"objective {name!r}: max_new_tokens must be positive, got {max_new_tokens}")
+        self.name = name
+        self.data = Path(data)
+        self.examples = subsample(read_answer_rows(self.data), limit, seed)
+        self.tokenizer = tokenizer
+        self.normalize = normalize
+        self.eos_id = special_id(tokenizer, "eos")
+        self.pad_id = pad_id_of(tokenizer)
+        self.max_new_tokens = max_new_tokens or max(
+            len(answer_ids(tokenizer, answer)) for _, answer in self.examples
+        )
+        self._golds = [normalize(answer) for _, answer in self.examples]
+        self._prompts = [prompt_ids(tokenizer, prompt) for prompt, _ in self.examples]
+        self._batch_size = batch_size
+        self._batches = PackedBatches(self._prompts, self.pad_id, batch_size)
+        golds = [answer_ids(tokenizer, answer) for _, answer in self.examples]
+        # A row can be certified only if its gold tokens decode back to its gold answer.
+        self._certifiable = torch.tensor(
+            [
+                normalize(tokenizer.decode(ids[:-1], skip_special_tokens=True)) == gold
+                for ids, gold in zip(golds, self._golds, strict=True)
+            ]
+        )
+        self._gold_batches = (
+            pack_continuations(self._prompts, golds, self.pad_id, batch_size) if certify else None
+        )
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
+        """Score ``model`` as its weights are now; decoding uses the tokenizer
+        given at build time (the data was encoded with it)."""
+        return measure(lambda: self._score(model))
+
+    def _score(self, model: Any) -> tuple[float, float | None, int]:
+        if self._gold_batches is None:
+            rows = list(range(len(self.examples)))
+            correct = torch.zeros(len(self.examples))
+        else:
+            certified = greedy_certified(model, self._gold_batches) & self._certifiable
+            correct = certified.float()
+            rows = (~certified).nonzero().flatten().tolist()
+        if rows:
+            predictions = self._decode(model, PackedBatches([self._prompts[i] for i in rows], self.pad_id, self._batch_size))
+            for row, prediction in zip(rows, predictions, strict=True):
+                correct[row] = float(self.normalize(prediction) == self._golds[row])
+        return mean_and_stderr(correct)
+
+    def predict(self, model: Any) -> list[str]:
+        """The decoded greedy continuation of every prompt, in data order."""
+        return self._decode(model, self._batches)
+
+    @torch.inference_mode()
+    def _decode(self, model: Any, batches: PackedBatches) -> list[str]:
+        """Greedy continuations of ``batches``' rows, in their row order."""
+        outputs: list[str] = [""] * batches.num_rows
+        for batch in batches.on(model_device(model)):
+            tokens = greedy_decode(model, batch, self.max_new_tokens, self.eos_id, self.pad_id).tolist()
+            # Each row up to its EOS; the rest of the row is padding.
+            tokens = [ids[: ids.index(self.eos_id)] if self.eos_id in ids else ids for ids in tokens]
+            texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+            for row, text in zip(batch.rows.tolist(), texts, strict=True):
+                outputs[row] = text
+        return outputs
+
+
+@torch.inference_mode()
+def greedy_certified(model: Any, batches: PackedBatches) -> torch.Tensor:
+    """Rows whose scored continuation is the greedy output, by a clear margin.
+
+    Args:
+        batches: ``prompt + gold answer + EOS`` rows scoring the answer and EOS.
+
+    Returns:
+        ``N`` booleans, in the caller's row order: True where, at every scored
+        position, the target token's logit beats all others by ``TIE_MARGIN``.
+    """
+    certified = torch.zeros(batches.num_rows, dtype=torch.bool)
+    for batch in batches.on(model_device(model)):
+        keep = int(batch.scored.max()) + 1
+        logits = model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            position_ids=batch.position_ids,
+            logits_to_keep=keep,
+        ).logits[:, :-1]  # B x (keep - 1) x V: predictions of the last keep - 1 tokens
+        margin = TIE_MARGIN.get(logits.dtype, 0.5)
+        logits = logits.float()
+        targets = batch.input_ids[:, -(keep - 1) :, None]  # B x (keep - 1) x 1
+        offsets = torch.arange(keep - 1, device=targets.device)
+        scored = offsets[None, :] >= (keep - 1 - batch.scored)[:, None]  # B x (keep - 1)
+        target_logit = logits.gather(-1, targets).squeeze(-1)
+        runner_up = logits.scatter(-1, targets, float("-inf")).amax(-1)
+        wins = (target_logit - runner_up > margin) | ~scored
+        certified[batch.rows.cpu()] = wins.all(-1).cpu()
+    return certified
+
+
+def greedy_decode(
+    model: Any, batch: TokenBatch, max_new_tokens: int, eos_id: int, pad_id: int
+) -> torch.Tensor:
+    """Greedy continuation of a left-padded batch, using the model's KV cache.
+
+    Returns:
+        ``B x T`` generated ids (``T <= max_new_tokens``); after a row's EOS
+        the row holds ``pad_id``.
+    """
+    batch_size, prompt_length = batch.input_ids.shape
+    device = batch.input_ids.device
+    padded = not bool(batch.attention_mask.all())
+    # One mask for the whole run, sliced each step, instead of a cat per token.
+    mask = torch.ones((batch_size, prompt_length + max_new_tokens), dtype=torch.long, device=device)
+    mask[:, :prompt_length] = batch.attention_mask
+    if _takes_boolean_4d_mask(model.config):
+        # A ready mask (True = attend) skips transformers' mask construction at
+        # every step, a large share of a step's cost on small models. The one
+        # query of a step may see every unpadded key, so no causal part is needed.
+        mask = mask.bool()[:, None, None, :]  # B x 1 x 1 x (P + T)
+    generated = torch.full((batch_size, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+    cache = DynamicCache(config=model.config)
+    logits = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask if padded else None,
+        position_ids=batch.position_ids,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits
+    positions = batch.position_ids[:, -1:]
+    for step in range(max_new_tokens):
+        next_ids = logits[:, -1].argmax(dim=-1).masked_fill(done, pad_id)
+        generated[:, step] = next_ids
+        done |= next_ids == eos_id
+        # One host sync per token; it ends the batch as soon as every row is done.
+        if step + 1 == max_new_tokens or bool(done.all()):
+            break
+        positions = positions + 1
+        logits = model(
+            input_ids=next_ids[:, None],
+            attention_mask=mask[..., : prompt_length + step + 1] if padded else None,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+        ).logits
+    return generated[:, : step + 1]
+
+
+def _takes_boolean_4d_mask(config: Any) -> bool:
+    """Whether the model's attention reads a 4D boolean mask as given: SDPA
+    attention with every layer attending to the full context (no sliding window)."""
+    if getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    if getattr(config, "sliding_window", None) is not None:
+        return False
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
+    return all(kind == "full_attention" for kind in layer_types)

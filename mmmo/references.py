@@ -1,0 +1,56 @@
+"""Reference trials: what every front is seen next to.
+
+Evaluated once at the start of a campaign, before any search: the base model,
+each source model on its own, and (unless ``recipes: false``) the standard
+recipes at their common defaults. They are stored with ``proposer =
+"reference"`` and a unique label, and do not count against the trial budget.
+
+Base and sources are written as task-arithmetic plans (weight 0 for all, or 1
+for one source), so they export like any merge; the campaign applies them
+exactly with ``Merger.apply_base`` / ``Merger.apply_source``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mmmo.plan import MergePlan
+
+__all__ = ["ReferenceTrial", "reference_trials"]
+
+
+@dataclass(frozen=True)
+class ReferenceTrial:
+    """One reference: its label, its kind and the plan it stands for."""
+
+    label: str
+    kind: Literal["base", "source", "recipe"]
+    plan: MergePlan
+    source: str | None = None
+
+
+def reference_trials(sources: Sequence[str], recipes: bool = True, seed: int = 0) -> list[ReferenceTrial]:
+    """Base, each source, then (with ``recipes``) ``recipe:linear`` (uniform average),
+    ``recipe:task_arithmetic`` (weight 1 each), ``recipe:ties`` and
+    ``recipe:dare_ties`` (weight 1, density 0.5 each, method defaults)."""
+    sources = tuple(sources)
+    k = len(sources)
+    references = [ReferenceTrial("base", "base", MergePlan.uniform("task_arithmetic", sources, 0.0, seed=seed))]
+    for name in sources:
+        weights = [1.0 if other == name else 0.0 for other in sources]
+        plan = MergePlan.uniform("task_arithmetic", sources, weights, seed=seed)
+        references.append(ReferenceTrial(name, "source", plan, source=name))
+    if recipes:
+        references += [
+            ReferenceTrial("recipe:linear", "recipe", MergePlan.uniform("linear", sources, 1.0 / k, seed=seed)),
+            ReferenceTrial(
+                "recipe:task_arithmetic", "recipe", MergePlan.uniform("task_arithmetic", sources, 1.0, seed=seed)
+            ),
+            ReferenceTrial("recipe:ties", "recipe", MergePlan.uniform("ties", sources, 1.0, 0.5, seed=seed)),
+            ReferenceTrial(
+                "recipe:dare_ties", "recipe", MergePlan.uniform("dare_ties", sources, 1.0, 0.5, seed=seed)
+            ),
+        ]
+    return references

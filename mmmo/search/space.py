@@ -1,0 +1,232 @@
+"""A search space: unit-cube vectors to merge plans and back.
+
+A :class:`SearchSpace` is built from a :class:`~mmmo.config.SpaceConfig` and
+the models it will be used on (source names, number of decoder layers, and
+optionally the tensor names), and refuses, with the config field named, a space
+that does not fit them.
+
+Layout of a unit vector ``x`` (``d = space.dim``):
+
+- ``method`` first, when the space offers a choice of methods: the choice is
+  decoded by equal-width bins, so each method owns ``1 / len(methods)`` of the
+  axis.
+- then, for every tensor group (``TensorGrouping.group_names()`` order), for
+  every source, ``weight`` and then ``density`` where each is searched.
+
+Names follow the layout: ``method``, ``weight[all][math]``,
+``density[block2][code]``. A parameter that is not searched is fixed at
+``weight = 1.0`` and ``density = 1.0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from mmmo.config import SpaceConfig
+from mmmo.errors import ConfigError
+from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+
+__all__ = ["DENSITY_METHODS", "SearchSpace"]
+
+# Methods whose result depends on the per-source density (fraction kept).
+DENSITY_METHODS = frozenset({"ties", "dare_linear", "dare_ties", "della", "breadcrumbs"})
+FIXED_VALUES = {"weight": 1.0, "density": 1.0}
+
+
+class SearchSpace:
+    """The unit cube ``[0, 1]^d`` mapped onto merge plans.
+
+    Args:
+        space: The validated space config.
+        source_names: Names of the source models, in the order plans use.
+        num_layers: Number of decoder layers of the models.
+        tensor_names: State-dict names of the model's tensors; when given, a
+            granularity whose groups would be empty (e.g. ``module`` on a model
+            without ``self_attn`` tensors) is refused.
+
+    Raises:
+        ConfigError: Naming the field (``space.granularity.blocks``,
+            ``space.parameters.density``, ``space.method``, ...) when the space
+            does not fit the models.
+    """
+
+    def __init__(
+        self,
+        space: SpaceConfig,
+        source_names: Sequence[str],
+        num_layers: int,
+        tensor_names: Iterable[str] | None = None,
+    ) -> None:
+        self.space = space
+        self.source_names = tuple(source_names)
+        self.methods = space.methods
+        self._validate(num_layers)
+        granularity = space.granularity
+        self.grouping = TensorGrouping(
+            kind=granularity.kind,
+            num_layers=num_layers,
+            blocks=granularity.blocks if granularity.kind == "blocks" else 1,
+        )
+        if tensor_names is not None:
+            self._check_groups_present(list(tensor_names))
+        self.searched = tuple(p for p in ("weight", "density") if p in space.parameters)
+        names: list[str] = ["method"] if len(self.methods) > 1 else []
+        for group in self.grouping.group_names():
+            for source in self.source_names:
+                names.extend(f"{param}[{group}][{source}]" for param in self.searched)
+        self.parameter_names: tuple[str, ...] = tuple(names)
+
+    @property
+    def dim(self) -> int:
+        """Number of unit-cube dimensions ``d``."""
+        return len(self.parameter_names)
+
+    @property
+    def bounds(self) -> Tensor:
+        """``2 x d`` unit-cube bounds, as BoTorch optimisers expect."""
+        return torch.stack([torch.zeros(self.dim), torch.ones(self.dim)]).double()
+
+    def _validate(self, num_layers: int) -> None:
+        space = self.space
+        if not self.source_names:
+            raise ConfigError("models: a search space needs at least one source model")
+        if len(set(self.source_names)) != len(self.source_names):
+            raise ConfigError(f"models: source names must be unique, got {list(self.source_names)}")
+        if space.granularity.kind == "blocks" and space.granularity.blocks > num_layers:
+            raise ConfigError(
+                f"space.granularity.blocks: {space.granularity.blocks} blocks on a model "
+                f"with {num_layers} decoder layers; use at most {num_layers}"
+            )
+        if "density" in space.parameters and not DENSITY_METHODS.intersection(self.methods):
+            raise ConfigError(
+                f"space.parameters.density: method(s) {list(self.methods)} ignore density; "
+                f"search density only with one of {sorted(DENSITY_METHODS)}"
+            )
+        if "slerp" in self.methods and len(self.source_names) != 2:
+            raise ConfigError(
+                f"space.method: slerp interpolates exactly two models, "
+                f"got {len(self.source_names)} sources {list(self.source_names)}"
+            )
+        for name, bounds in space.parameters.items():
+            if not (math.isfinite(bounds.low) and math.isfinite(bounds.high)):
+                raise ConfigError(
+                    f"space.parameters.{name}: bounds must be finite, got [{bounds.low}, {bounds.high}]"
+                )
+
+    def _check_groups_present(self, tensor_names: list[str]) -> None:
+        present = {self.grouping.group_of(name) for name in tensor_names}
+        missing = [g for g in self.grouping.group_names() if g not in present]
+        if missing:
+            raise ConfigError(
+                f"space.granularity: group(s) {missing} of {self.grouping.kind!r} granularity "
+                f"match no tensor of the model"
+            )
+
+    # -- decoding -----------------------------------------------------------
+
+    def decode(self, x: Tensor, seed: int = 0) -> MergePlan:
+        """The merge plan of one unit vector.
+
+        Args:
+            x: ``d`` unit-cube coordinates (values outside ``[0, 1]`` are clipped).
+            seed: Seed of the plan's random masks (DARE, DELLA).
+        """
+        values = [min(max(float(v), 0.0), 1.0) for v in x.reshape(-1).tolist()]
+        if len(values) != self.dim:
+            raise ConfigError(f"expected a vector of {self.dim} coordinates, got {len(values)}")
+        position = 0
+        method = self.methods[0]
+        if len(self.methods) > 1:
+            method = self.methods[min(int(values[0] * len(self.methods)), len(self.methods) - 1)]
+            position = 1
+        params: dict[str, tuple[SourceParams, ...]] = {}
+        for group in self.grouping.group_names():
+            per_source = []
+            for _ in self.source_names:
+                fields = dict(FIXED_VALUES)
+                for param in self.searched:
+                    bounds = self.space.parameters[param]
+                    fields[param] = bounds.low + values[position] * (bounds.high - bounds.low)
+                    position += 1
+                per_source.append(SourceParams(**fields))
+            params[group] = tuple(per_source)
+        return MergePlan(
+            method=method,
+            sources=self.source_names,
+            params=params,
+            grouping=self.grouping,
+            options=dict(self.space.options),
+            seed=seed,
+        )
+
+    # -- encoding -----------------------------------------------------------
+
+    def values(self, plan: MergePlan) -> dict[str, float]:
+        """Each searched parameter's value in a plan, by parameter name.
+
+        A model-level plan is broadcast to every group of a finer space. The
+        ``method`` entry (when searched) is the method's index in the choice.
+        Parameters the plan cannot speak for are ``nan``.
+        """
+        out: dict[str, float] = {}
+        if len(self.methods) > 1:
+            out["method"] = float(self.methods.index(plan.method)) if plan.method in self.methods else math.nan
+        same_sources = tuple(plan.sources) == self.source_names
+        for group in self.grouping.group_names():
+            per_source = self._plan_group(plan, group) if same_sources else None
+            for index, source in enumerate(self.source_names):
+                for param in self.searched:
+                    value = math.nan if per_source is None else getattr(per_source[index], param)
+                    out[f"{param}[{group}][{source}]"] = float(value)
+        return out
+
+    def _plan_group(self, plan: MergePlan, group: str) -> tuple[SourceParams, ...] | None:
+        if plan.grouping.kind == "model":
+            return plan.params["all"]
+        if plan.grouping.group_names() == self.grouping.group_names():
+            return plan.params[group]
+        return None
+
+    def encode(self, plan: MergePlan) -> Tensor:
+        """The unit vector of a plan (``d``, float64).
+
+        Raises:
+            ConfigError: When the plan is not a point of this space (another
+                method or sources, another grouping, a value out of bounds, a
+                fixed parameter at another value).
+        """
+        if plan.method not in self.methods:
+            raise ConfigError(f"plan method {plan.method!r} is not in the space's {list(self.methods)}")
+        if tuple(plan.sources) != self.source_names:
+            raise ConfigError(f"plan sources {list(plan.sources)} differ from {list(self.source_names)}")
+        for group in self.grouping.group_names():
+            per_source = self._plan_group(plan, group)
+            if per_source is None:
+                raise ConfigError(
+                    f"plan grouping {plan.grouping.kind!r} does not fit the space's {self.grouping.kind!r}"
+                )
+            for params in per_source:
+                for param, fixed in FIXED_VALUES.items():
+                    if param not in self.searched and getattr(params, param) != fixed:
+                        raise ConfigError(f"plan sets {param}={getattr(params, param)}, fixed at {fixed} here")
+        coordinates = []
+        for name, value in self.values(plan).items():
+            if name == "method":
+                coordinates.append((value + 0.5) / len(self.methods))
+                continue
+            bounds = self.space.parameters[name.split("[", 1)[0]]
+            if not bounds.low - 1e-9 <= value <= bounds.high + 1e-9:
+                raise ConfigError(f"{name}={value} is outside its bounds [{bounds.low}, {bounds.high}]")
+            coordinates.append(min(max((value - bounds.low) / (bounds.high - bounds.low), 0.0), 1.0))
+        return torch.tensor(coordinates, dtype=torch.float64)
+
+    def try_encode(self, plan: MergePlan) -> Tensor | None:
+        """:meth:`encode`, or ``None`` when the plan is not a point of this space."""
+        try:
+            return self.encode(plan)
+        except ConfigError:
+            return None

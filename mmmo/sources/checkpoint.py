@@ -1,0 +1,73 @@
+"""Reading a local Hugging Face checkpoint directory (safetensors, sharded or not).
+
+Nothing here downloads: a path that is not a directory with a ``config.json``
+and safetensors weights is a :class:`~mmmo.errors.SourceError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from mmmo.errors import SourceError
+
+SINGLE_FILE = "model.safetensors"
+SHARD_INDEX = "model.safetensors.index.json"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def is_adapter_dir(path: Path) -> bool:
+    """Whether ``path`` is a PEFT adapter directory (it has ``adapter_config.json``)."""
+    return (path / ADAPTER_CONFIG).is_file()
+
+
+def check_model_dir(path: Path, role: str) -> Path:
+    """Resolve ``path`` and check it exists; ``role`` names it in errors ("base", "source 'math'")."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise SourceError(f"{role}: path {str(path)!r} does not exist (mmmo never downloads models)")
+    if not path.is_dir():
+        raise SourceError(f"{role}: {str(path)!r} is not a directory")
+    return path.resolve()
+
+
+def weight_files(path: Path, role: str) -> list[Path]:
+    """The safetensors files of a checkpoint directory, shards in index order."""
+    index = path / SHARD_INDEX
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (ValueError, KeyError) as error:
+            raise SourceError(f"{role}: malformed shard index {str(index)!r}: {error}") from error
+        files = [path / name for name in dict.fromkeys(weight_map.values())]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise SourceError(f"{role}: shard(s) listed in {str(index)!r} are missing: {missing}")
+        return files
+    single = path / SINGLE_FILE
+    if single.is_file():
+        return [single]
+    raise SourceError(
+        f"{role}: no {SINGLE_FILE} or {SHARD_INDEX} in {str(path)!r} "
+        "(only safetensors checkpoints are read)"
+    )
+
+
+def load_state(path: Path, role: str, dtype: torch.dtype) -> dict[str, Tensor]:
+    """All tensors of a checkpoint directory on the CPU; float tensors cast to ``dtype``.
+
+    Non-float tensors keep their dtype.
+    """
+    state: dict[str, Tensor] = {}
+    for file in weight_files(path, role):
+        try:
+            part = load_file(str(file), device="cpu")
+        except Exception as error:  # safetensors raises several types for a bad file
+            raise SourceError(f"{role}: cannot read {str(file)!r}: {error}") from error
+        for name, tensor in part.items():
+            state[name] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+    return state

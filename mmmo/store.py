@@ -1,0 +1,396 @@
+"""The campaign store: one SQLite file per campaign, through the standard library.
+
+Contract:
+
+- One file holds everything a campaign needs to be reopened: its validated
+  config, small metadata (objective directions, ...) and a row per trial.
+- Every state change is one transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``) with
+  ``synchronous=FULL`` in WAL mode, so a process killed at any point leaves each
+  trial either in its old state or its new one, never in between.
+- A trial moves ``pending -> running -> complete | failed``; a transition from
+  any other state is refused. :meth:`CampaignStore.requeue_running` turns the
+  ``running`` trials of a killed process back into ``pending`` (the same row,
+  so a trial is never duplicated). Reference labels are unique.
+- One writer at a time: a writer holds an exclusive ``flock`` on ``<file>.lock``
+  for its lifetime (released by the OS if the process dies); a second writer
+  gets :class:`~mmmo.errors.CampaignLockedError` naming the holder's pid.
+  Read-only stores take no lock and see every committed change.
+- The schema has a version (:data:`SCHEMA_VERSION`); files of an older version
+  are read as they are (none exists yet), newer ones are refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmmo.errors import CampaignLockedError, StoreError
+from mmmo.objectives.base import Measurement
+from mmmo.trial import TrialRecord
+
+__all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE trials (
+    trial_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'complete', 'failed')),
+    proposer TEXT NOT NULL,
+    label TEXT UNIQUE,
+    x TEXT,
+    plan TEXT,
+    params TEXT,
+    seed INTEGER NOT NULL,
+    measurements TEXT NOT NULL DEFAULT '{}',
+    seconds_merge REAL,
+    seconds_eval REAL,
+    seconds_propose REAL,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX trials_status ON trials (status);
+"""
+
+
+@dataclass(frozen=True)
+class NewTrial:
+    """A trial to insert as ``pending``."""
+
+    proposer: str
+    seed: int
+    x: Sequence[float] | None = None
+    plan: Mapping[str, Any] | None = None
+    label: str | None = None
+    params: Mapping[str, Any] | None = None
+    seconds_propose: float | None = None
+
+
+class CampaignStore:
+    """Read and write one campaign file. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock_fd: int | None) -> None:
+        self.path = path
+        self._connection = connection
+        self._lock_fd = lock_fd
+
+    # -- opening -----------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, config_json: str) -> CampaignStore:
+        """Create a new campaign file holding ``config_json``; refuses an existing file."""
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it")
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: folder {path.parent} does not exist")
+        lock_fd = _acquire_lock(path)
+        try:
+            connection = _connect(path)
+            with _transaction(connection):
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
+                connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
+        return cls(path, connection, lock_fd)
+
+    @classmethod
+    def open(cls, path: str | Path, readonly: bool = False) -> CampaignStore:
+        """Open an existing campaign file, for writing (exclusive) or reading (shared)."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"{path}: no campaign file there")
+        lock_fd = None if readonly else _acquire_lock(path)
+        try:
+            connection = _connect(path, readonly=readonly)
+            _check_schema(path, connection)
+        except BaseException:
+            if lock_fd is not None:
+                _release_lock(lock_fd)
+            raise
+        return cls(path, connection, lock_fd)
+
+    @property
+    def readonly(self) -> bool:
+        return self._lock_fd is None
+
+    def close(self) -> None:
+        """Close the connection and release the writer lock (idempotent)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            _release_lock(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata ----------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._require_writer()
+        with _transaction(self._db):
+            self._db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    @property
+    def config_json(self) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        return row[0]
+
+    # -- trials ------------------------------------------------------------
+
+    def add_trials(self, trials: Sequence[NewTrial]) -> list[int]:
+        """Insert ``pending`` trials in one transaction; returns their ids in order."""
+        self._require_writer()
+        now = time.time()
+        ids = []
+        with _transaction(self._db):
+            for trial in trials:
+                try:
+                    cursor = self._db.execute(
+                        "INSERT INTO trials"
+                        " (status, proposer, label, x, plan, params, seed, seconds_propose, created_at)"
+                        " VALUES ('pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            trial.proposer,
+                            trial.label,
+                            *_encoded(trial),
+                            int(trial.seed),
+                            trial.seconds_propose,
+                            now,
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(f"{self.path}: a trial labelled {trial.label!r} already exists") from exc
+                ids.append(int(cursor.lastrowid))
+        return ids
+
+    def mark_running(self, trial_id: int) -> None:
+        """``pending -> running``."""
+        self._transition(
+            trial_id,
+            "pending",
+            "UPDATE trials SET status = 'running', started_at = ?, attempts = attempts + 1"
+            " WHERE trial_id = ? AND status = 'pending'",
+            (time.time(), trial_id),
+        )
+
+    def finish(
+        self,
+        trial_id: int,
+        measurements: Mapping[str, Measurement],
+        seconds_merge: float | None,
+        seconds_eval: float | None,
+        error: str | None = None,
+    ) -> None:
+        """``running -> complete`` (``error is None``) or ``running -> failed``."""
+        status = "complete" if error is None else "failed"
+        self._transition(
+            trial_id,
+            "running",
+            "UPDATE trials SET status = ?, measurements = ?, seconds_merge = ?, seconds_eval = ?,"
+            " error = ?, finished_at = ? WHERE trial_id = ? AND status = 'running'",
+            (
+                status,
+                json.dumps({name: m.to_dict() for name, m in measurements.items()}),
+                seconds_merge,
+                seconds_eval,
+                error,
+                time.time(),
+                trial_id,
+            ),
+        )
+
+    def insert_finished(self, trial: NewTrial, measurements: Mapping[str, Measurement], error: str | None) -> int:
+        """Insert a trial evaluated elsewhere, already finished, in one transaction."""
+        self._require_writer()
+        now = time.time()
+        with _transaction(self._db):
+            cursor = self._db.execute(
+                "INSERT INTO trials (status, proposer, label, x, plan, params, seed, measurements, error,"
+                " seconds_propose, attempts, created_at, started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                (
+                    "complete" if error is None else "failed",
+                    trial.proposer,
+                    trial.label,
+                    *_encoded(trial),
+                    int(trial.seed),
+                    json.dumps({name: m.to_dict() for name, m in measurements.items()}),
+                    error,
+                    trial.seconds_propose,
+                    now,
+                    now,
+                    now,
+                ),
+            )
+        return int(cursor.lastrowid)
+
+    def requeue_running(self) -> list[int]:
+        """Turn trials left ``running`` (by a process that died) back into ``pending``."""
+        self._require_writer()
+        with _transaction(self._db):
+            ids = [r[0] for r in self._db.execute("SELECT trial_id FROM trials WHERE status = 'running'")]
+            self._db.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
+        return ids
+
+    def trials(self, status: str | None = None) -> list[TrialRecord]:
+        """All trials (or those with one status), by id."""
+        query = "SELECT * FROM trials" + (" WHERE status = ?" if status else "") + " ORDER BY trial_id"
+        cursor = self._db.execute(query, (status,) if status else ())
+        columns = [c[0] for c in cursor.description]
+        return [_record(dict(zip(columns, row))) for row in cursor.fetchall()]
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        cursor = self._db.execute("SELECT * FROM trials WHERE trial_id = ?", (trial_id,))
+        row = cursor.fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no trial {trial_id}")
+        return _record(dict(zip([c[0] for c in cursor.description], row)))
+
+    # -- internals ---------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError(f"{self.path}: the store is closed")
+        return self._connection
+
+    def _require_writer(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; open it with readonly=False to change it")
+
+    def _transition(self, trial_id: int, expected: str, sql: str, args: tuple) -> None:
+        self._require_writer()
+        with _transaction(self._db):
+            if self._db.execute(sql, args).rowcount != 1:
+                row = self._db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
+                found = "no such trial" if row is None else f"it is {row[0]}"
+                raise StoreError(f"{self.path}: trial {trial_id} is not {expected} ({found})")
+
+
+def _encoded(trial: NewTrial) -> tuple[str | None, str | None, str | None]:
+    """The JSON columns ``x``, ``plan`` and ``params`` of a new trial."""
+    return (
+        None if trial.x is None else json.dumps([float(v) for v in trial.x]),
+        None if trial.plan is None else json.dumps(dict(trial.plan)),
+        None if trial.params is None else json.dumps(dict(trial.params)),
+    )
+
+
+def _record(row: dict[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        trial_id=row["trial_id"],
+        status=row["status"],
+        proposer=row["proposer"],
+        label=row["label"],
+        x=None if row["x"] is None else tuple(json.loads(row["x"])),
+        plan=None if row["plan"] is None else json.loads(row["plan"]),
+        params=None if row["params"] is None else json.loads(row["params"]),
+        seed=row["seed"],
+        measurements={k: Measurement.from_dict(v) for k, v in json.loads(row["measurements"]).items()},
+        seconds_merge=row["seconds_merge"],
+        seconds_eval=row["seconds_eval"],
+        seconds_propose=row["seconds_propose"],
+        error=row["error"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    try:
+        if readonly:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA busy_timeout = 10000")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open as SQLite: {exc}") from exc
+    return connection
+
+
+def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
+    try:
+        row = connection.execute("SELECT version FROM schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not an mmmo campaign file ({exc})") from exc
+    if row is None or int(row[0]) > SCHEMA_VERSION:
+        found = None if row is None else row[0]
+        raise StoreError(
+            f"{path}: campaign schema version {found} is not readable by this mmmo (reads up to {SCHEMA_VERSION})"
+        )
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _acquire_lock(path: Path) -> int:
+    lock_path = _lock_path(path)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise CampaignLockedError(
+            f"{path} is open for writing by process {holder}; stop it first, "
+            f"or open the campaign with readonly=True to read it"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _release_lock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,122 @@
+import pytest
+import torch
+from botorch.test_utils.mock import mock_optimize_context_manager
+
+import mmmo.search.proposers.qlognehvi as qlognehvi_module
+from mmmo.errors import ConfigError
+from mmmo.search.proposers import make_proposer
+from mmmo.search.proposers.gp import HyperparameterCache, fit_gp
+
+
+def problem(n=10, d=3, m=2, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, generator=generator, dtype=torch.float64)
+    # Two conflicting smooth objectives.
+    Y = torch.stack([-(X - 0.2).pow(2).sum(-1), -(X - 0.8).pow(2).sum(-1)], dim=-1)[:, :m]
+    return X, Y
+
+
+EMPTY = torch.zeros(0, 3, dtype=torch.float64)
+
+
+def test_sobol_continues_its_sequence_across_calls():
+    X, Y = problem(n=0)
+    sobol = make_proposer("sobol", seed=5)
+    full = sobol.propose(X, Y, EMPTY, 6)
+    first = sobol.propose(X, Y, EMPTY, 2)
+    # Two evaluated points and two pending: the next call starts at point 4.
+    X2, Y2 = problem(n=2)
+    rest = make_proposer("sobol", seed=5).propose(X2, Y2, full[2:4], 2)
+    assert torch.equal(first, full[:2]) and torch.equal(rest, full[4:6])
+    assert not torch.equal(full, make_proposer("sobol", seed=6).propose(X, Y, EMPTY, 6))
+
+
+def test_random_is_determined_by_seed_and_history():
+    X, Y = problem()
+    a = make_proposer("random", seed=1).propose(X, Y, EMPTY, 4)
+    assert torch.equal(a, make_proposer("random", seed=1).propose(X, Y, EMPTY, 4))
+    assert not torch.equal(a, make_proposer("random", seed=1).propose(X[:-1], Y[:-1], EMPTY, 4))
+    assert a.shape == (4, 3) and a.min() >= 0 and a.max() <= 1
+
+
+def test_make_proposer_refuses_unknown_name():
+    with pytest.raises(ConfigError, match="unknown proposer 'nsga2'"):
+        make_proposer("nsga2")
+
+
+def test_shapes_are_checked():
+    X, Y = problem()
+    with pytest.raises(ValueError, match="X has 10 rows but Y has 9"):
+        make_proposer("sobol").propose(X, Y[:-1], EMPTY, 1)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        make_proposer("sobol").propose(X, Y, EMPTY, 0)
+
+
+@pytest.mark.parametrize("name", ["qlognehvi", "qlognparego"])
+def test_model_based_proposers_return_distinct_points_in_the_cube(name):
+    X, Y = problem()
+    # Not capped: with two optimiser iterations several starts can stop at the same corner.
+    candidates = make_proposer(name, seed=0, num_restarts=2, raw_samples=32).propose(X, Y, EMPTY, 3)
+    assert candidates.shape == (3, 3) and candidates.dtype == torch.float64
+    assert candidates.min() >= 0 and candidates.max() <= 1
+    assert torch.cdist(candidates, candidates).add(torch.eye(3)).min() > 1e-6
+
+
+@pytest.mark.parametrize("name", ["qlognehvi", "qlognparego"])
+def test_same_history_and_seed_give_the_same_batch(name):
+    X, Y = problem()
+    with mock_optimize_context_manager():
+        a = make_proposer(name, seed=3, warm_start=False).propose(X, Y, EMPTY, 2)
+        b = make_proposer(name, seed=3, warm_start=False).propose(X, Y, EMPTY, 2)
+    assert torch.allclose(a, b)
+
+
+def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeypatch):
+    X, Y = problem(n=12)
+    Y[[2, 7]] = float("nan")
+    pending = torch.full((1, 3), 0.5, dtype=torch.float64)
+    seen = {}
+
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None):
+        seen["X"], seen["Y"] = X_fit, Y_fit
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options)
+
+    original = qlognehvi_module.qLogNoisyExpectedHypervolumeImprovement
+
+    def recording_acquisition(**kwargs):
+        seen["X_pending"], seen["ref_point"] = kwargs["X_pending"], kwargs["ref_point"]
+        return original(**kwargs)
+
+    monkeypatch.setattr(qlognehvi_module, "fit_gp", recording_fit)
+    monkeypatch.setattr(qlognehvi_module, "qLogNoisyExpectedHypervolumeImprovement", recording_acquisition)
+    ref_point = torch.tensor([-2.0, -2.0], dtype=torch.float64)
+    with mock_optimize_context_manager():
+        make_proposer("qlognehvi").propose(X, Y, pending, 2, ref_point)
+    keep = [i for i in range(12) if i not in (2, 7)]
+    assert torch.equal(seen["X"], X[keep]) and torch.equal(seen["Y"], Y[keep])
+    assert torch.equal(seen["X_pending"], pending)
+    assert torch.equal(seen["ref_point"], ref_point)
+
+
+def test_falls_back_to_sobol_without_two_complete_rows():
+    X, Y = problem(n=3)
+    Y[1:] = float("nan")
+    candidates = make_proposer("qlognehvi", seed=4).propose(X, Y, EMPTY, 2)
+    assert torch.equal(candidates, make_proposer("sobol", seed=4).propose(X, Y, EMPTY, 2))
+
+
+def test_warm_start_cache_holds_no_history_and_does_not_change_the_fit():
+    cache = HyperparameterCache()
+    X, Y = problem(n=16, seed=1)
+    fit_gp(X[:10], Y[:10], cache)
+    shapes = {k: tuple(v.shape) for k, v in cache.values()[0].items()}
+    warm = fit_gp(X, Y, cache)
+    cold = fit_gp(X, Y)
+    # Hyperparameters only: nothing whose size grows with the number of observations.
+    assert cache.keys() == [(3, 0), (3, 1)]
+    assert {k: tuple(v.shape) for k, v in cache.values()[0].items()} == shapes
+    assert all(10 not in s and 16 not in s for s in shapes.values())
+    test_X = torch.rand(20, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    warm_mean = warm.posterior(test_X).mean
+    cold_mean = cold.posterior(test_X).mean
+    assert torch.allclose(warm_mean, cold_mean, atol=2e-2 * Y.std(dim=0).max())

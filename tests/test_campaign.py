@@ -1,0 +1,315 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from botorch.test_utils.mock import mock_optimize_context_manager
+from safetensors.torch import load_file
+
+from mmmo.campaign import Campaign
+from mmmo.errors import CampaignLockedError, ConfigError, SourceError, StoreError
+from mmmo.objectives.base import Measurement
+from mmmo.plan import MergePlan
+from mmmo.search.pareto import hypervolume, infer_ref_point, pareto_mask, to_maximization
+
+TESTS = Path(__file__).resolve().parent
+REFERENCES = ["base", "a", "b", "recipe:linear", "recipe:task_arithmetic", "recipe:ties", "recipe:dare_ties"]
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    """A 4-layer random Llama base, two perturbed sources and two answer files."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from mmmo.zoo import build_tokenizer
+
+    root = tmp_path_factory.mktemp("micro")
+    tokenizer = build_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=4, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    base = LlamaForCausalLM(config)
+    for name in ("base", "a", "b"):
+        model = LlamaForCausalLM(config)
+        model.load_state_dict(base.state_dict())
+        if name != "base":
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(0.05 * torch.randn_like(parameter))
+        model.save_pretrained(root / name)
+        tokenizer.save_pretrained(root / name)
+    for task, letters in (("t1", "abc"), ("t2", "xyz")):
+        lines = [json.dumps({"prompt": c * 3, "answer": c[::-1]}) for c in letters]
+        (root / f"{task}.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def config_for(root, **overrides):
+    config = {
+        "base": str(root / "base"),
+        "models": [{"path": str(root / "a"), "name": "a"}, {"path": str(root / "b"), "name": "b"}],
+        "space": "dare_ties",
+        "objectives": [
+            {"kind": "answer_loglik", "data": str(root / "t1.jsonl"), "name": "t1"},
+            {"kind": "answer_loglik", "data": str(root / "t2.jsonl"), "name": "t2"},
+        ],
+        "budget": {"trials": 5, "initial": 2, "batch_size": 2},
+        "device": "cpu",
+        "seed": 1,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def worker_objectives(monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+
+
+def test_campaign_end_to_end(micro, tmp_path):
+    reports = []
+    with Campaign.create(tmp_path / "c.sqlite", config_for(micro)) as campaign:
+        with mock_optimize_context_manager():
+            campaign.run(callback=reports.append)
+        trials = campaign.trials()
+        front = campaign.front()
+        history = campaign.hypervolume_history()
+        ref_point = campaign.reference_point()
+
+    assert list(trials.columns) == [
+        "trial_id", "status", "proposer", "label", "method",
+        "weight[all][a]", "density[all][a]", "weight[all][b]", "density[all][b]", "t1", "t2",
+        "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed",
+    ]
+    assert trials["label"].tolist()[:7] == REFERENCES
+    searched = trials[trials["proposer"] != "reference"]
+    assert searched["proposer"].tolist() == ["sobol", "sobol", "qlognehvi", "qlognehvi", "qlognehvi"]
+    assert (trials["status"] == "complete").all()
+    assert searched["method"].eq("dare_ties").all()
+    assert searched["weight[all][a]"].between(0.0, 1.5).all() and searched["density[all][b]"].between(0.1, 1.0).all()
+    assert [r.done for r in reports] == [0] * 7 + [1, 2, 3, 4, 5]
+    assert all(r.total == 5 for r in reports)
+
+    # The front is exactly the non-dominated complete trials, references included.
+    Y = torch.tensor(trials[["t1", "t2"]].to_numpy(), dtype=torch.float64)
+    expected = set(trials["trial_id"][pareto_mask(Y).numpy()])
+    assert set(front["trial_id"]) == expected
+    assert front["is_reference"].tolist() == (front["proposer"] == "reference").tolist()
+
+    # Reference point: min of base and sources minus 10% of their range.
+    anchors = torch.tensor(trials[trials["label"].isin(["base", "a", "b"])][["t1", "t2"]].to_numpy())
+    assert torch.allclose(ref_point, infer_ref_point(anchors))
+    assert len(history) == 12
+    assert history["hypervolume"].is_monotonic_increasing
+    assert history["hypervolume"].iloc[-1] == pytest.approx(hypervolume(Y, ref_point))
+    assert reports[-1].hypervolume == pytest.approx(history["hypervolume"].iloc[-1])
+
+
+def test_select_and_export(micro, tmp_path):
+    with Campaign.create(tmp_path / "c.sqlite", config_for(micro, budget={"trials": 2, "initial": 2})) as campaign:
+        campaign.run()
+        front = campaign.front()
+        best_t1 = campaign.select({"t1": 1.0})
+        assert best_t1["t1"] == front["t1"].max()
+        assert campaign.select([0.0, 2.0])["t2"] == front["t2"].max()
+        with pytest.raises(ConfigError, match="unknown objective"):
+            campaign.select({"t3": 1.0})
+        with pytest.raises(ConfigError, match="not all zero"):
+            campaign.select([0.0, 0.0])
+        source_a = int(campaign.trials().query("label == 'a'")["trial_id"].iloc[0])
+        out = campaign.export(source_a, tmp_path / "export")
+    exported = load_file(out / "model.safetensors")
+    original = load_file(micro / "a" / "model.safetensors")
+    assert exported.keys() == original.keys()
+    assert all(torch.allclose(exported[k], original[k], atol=1e-6) for k in original)
+    assert MergePlan.from_dict(json.loads((out / "merge_plan.json").read_text())).method == "task_arithmetic"
+
+
+def test_failed_trials_are_stored_and_left_out_of_the_model(micro, tmp_path, worker_objectives):
+    objectives = [
+        {"kind": "answer_loglik", "data": str(micro / "t1.jsonl"), "name": "t1"},
+        {"kind": "callable", "function": "campaign_worker:flaky", "name": "flaky"},
+    ]
+    budget = {"trials": 8, "initial": 4, "batch_size": 2}
+    config = config_for(micro, objectives=objectives, recipes=False, budget=budget)
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        with mock_optimize_context_manager():
+            campaign.run()
+        trials = campaign.trials()
+        front = campaign.front()
+    failed = trials[trials["status"] == "failed"]
+    assert len(trials[trials["proposer"] != "reference"]) == 8
+    assert len(failed) > 0 and len(failed) < len(trials)
+    assert failed["error"].str.contains("flaky: RuntimeError: flaky objective failed").all()
+    assert failed["flaky"].isna().all() and failed["t1"].notna().all()
+    assert set(front["status"]) == {"complete"}
+
+
+def test_second_writer_is_refused_and_readers_are_not(micro, tmp_path):
+    path = tmp_path / "c.sqlite"
+    writer = Campaign.create(path, config_for(micro))
+    with pytest.raises(CampaignLockedError, match=f"process {os.getpid()}"):
+        Campaign.open(path)
+    reader = Campaign.open(path, readonly=True)
+    assert reader.trials().empty
+    with pytest.raises(StoreError, match="read-only"):
+        reader.run()
+    writer.close()
+    Campaign.open(path).close()
+    reader.close()
+
+
+def test_bad_configs_are_refused_before_any_work(micro, tmp_path):
+    with pytest.raises(ConfigError, match=r"space\.granularity\.blocks"):
+        space = {"method": "ties", "granularity": {"blocks": 8}}
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, space=space))
+    assert not (tmp_path / "x.sqlite").exists()
+    with pytest.raises(ConfigError, match=r"space\.parameters\.density"):
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, space={
+            "method": "task_arithmetic", "parameters": {"weight": [0, 1], "density": [0.2, 1]}}))
+    with pytest.raises(SourceError, match="base"):
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, base=str(tmp_path / "nowhere")))
+    with pytest.raises(ConfigError, match=r"models\.0\.name: 'base' is reserved"):
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, models=[{"path": str(micro / "a"), "name": "base"}]))
+    with pytest.raises(SourceError, match=r"models\.1\.path: .*gone does not exist"):
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, models=[str(micro / "a"), str(micro / "gone")]))
+    Campaign.create(tmp_path / "y.sqlite", config_for(micro)).close()
+    with pytest.raises(StoreError, match="already exists"):
+        Campaign.create(tmp_path / "y.sqlite", config_for(micro))
+
+
+def test_user_reference_point_is_converted_to_maximisation(micro, tmp_path):
+    objectives = [
+        {"kind": "answer_loglik", "data": str(micro / "t1.jsonl"), "name": "t1"},
+        {"kind": "answer_loglik", "data": str(micro / "t2.jsonl"), "name": "t2", "direction": "minimize"},
+    ]
+    config = config_for(micro, objectives=objectives, reference_point={"t2": 5.0}, budget={"trials": 1, "initial": 1})
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        assert campaign.reference_point() is None
+        campaign.run()
+        trials = campaign.trials()
+        point = campaign.reference_point()
+        anchors = torch.tensor(trials[trials["label"].isin(["base", "a", "b"])][["t1", "t2"]].to_numpy())
+        assert point[1].item() == -5.0
+        expected = infer_ref_point(to_maximization(anchors, ["maximize", "minimize"]))
+        assert point[0].item() == pytest.approx(expected[0].item())
+        assert campaign.directions == ("maximize", "minimize")
+
+
+def test_run_n_trials_extends_and_record_external(micro, tmp_path):
+    path = tmp_path / "c.sqlite"
+    with Campaign.create(path, config_for(micro, proposer="random", budget={"trials": 3, "initial": 1})) as campaign:
+        campaign.run(n_trials=2)
+        assert (campaign.trials()["proposer"] != "reference").sum() == 2
+        plan = MergePlan.uniform("dare_ties", ("a", "b"), weight=[0.5, 1.0], density=0.5, seed=4)
+        measured = {"t1": Measurement(-1.0)}
+        trial_id = campaign.record_external({"preference": [0.3, 0.7]}, measured, "pareto_merging", plan)
+    with Campaign.open(path) as campaign:
+        campaign.run()  # to the budget; the external trial does not count as searched by the loop
+        trials = campaign.trials().set_index("trial_id")
+    external = trials.loc[trial_id]
+    assert external["status"] == "failed" and "t2: not measured" in external["error"]
+    assert external["proposer"] == "pareto_merging" and external["weight[all][a]"] == 0.5
+    assert external["preference"] == [0.3, 0.7] and trials["preference"].drop(trial_id).isna().all()
+    assert list(trials["proposer"]).count("random") + list(trials["proposer"]).count("sobol") == 3
+
+
+def test_killed_campaign_resumes_without_loss_or_duplicates(micro, tmp_path, worker_objectives):
+    path = tmp_path / "c.sqlite"
+    objectives = [
+        {"kind": "answer_loglik", "data": str(micro / "t1.jsonl"), "name": "t1"},
+        {"kind": "callable", "function": "campaign_worker:slow_head_sum", "name": "head"},
+    ]
+    config = config_for(
+        micro,
+        objectives=objectives,
+        proposer="random",
+        recipes=False,
+        budget={"trials": 6, "initial": 2, "batch_size": 2},
+    )
+    Campaign.create(path, config).close()
+    env = {**os.environ, "MMMO_TEST_PAUSE": "0.2", "OMP_NUM_THREADS": "1"}
+    worker = subprocess.Popen([sys.executable, str(TESTS / "campaign_worker.py"), str(path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        reader = Campaign.open(path, readonly=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            records = reader._store.trials()
+            searched_done = sum(r.finished and not r.is_reference for r in records)
+            if searched_done >= 2 and any(r.status == "running" for r in records):
+                break
+            assert worker.poll() is None, worker.stderr.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the worker did not reach its third searched trial in time")
+        with pytest.raises(CampaignLockedError, match=f"process {worker.pid}"):
+            Campaign.open(path)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    before = {r.trial_id: r for r in reader._store.trials()}
+    killed = [r.trial_id for r in before.values() if r.status == "running"]
+    assert len(killed) == 1
+
+    with Campaign.open(path) as campaign:
+        campaign.run()
+        after = {r.trial_id: r for r in campaign._store.trials()}
+    reader.close()
+
+    for trial_id, record in before.items():
+        if record.finished:
+            assert after[trial_id] == record  # untouched by the resume
+    assert after[killed[0]].status == "complete" and after[killed[0]].attempts == 2
+    searched = [r for r in after.values() if not r.is_reference]
+    assert len(searched) == 6 and all(r.finished for r in searched)
+    assert len({r.x for r in searched}) == 6  # nothing proposed twice
+    assert sorted(r.label for r in after.values() if r.is_reference) == ["a", "b", "base"]
+
+
+def test_committed_fixture_of_current_schema_opens():
+    fixture = TESTS / "data" / "campaign_v1.sqlite"
+    with Campaign.open(fixture, readonly=True) as campaign:
+        trials = campaign.trials()
+        assert campaign.objective_names == ("t1", "t2")
+        assert len(trials) == 9 and set(trials["status"]) == {"complete"}
+        assert trials["label"].tolist()[:7] == REFERENCES
+        assert not campaign.front().empty
+        assert campaign.hypervolume_history()["hypervolume"].is_monotonic_increasing
+
+
+def test_campaign_on_the_tiny_zoo(tiny_zoo, tmp_path):
+    tasks = list(tiny_zoo.expert_tasks[:2])
+    config = {
+        "base": str(tiny_zoo.base),
+        "models": [{"path": str(tiny_zoo.experts[t]), "name": t} for t in tasks],
+        "space": "ties_module",
+        "objectives": [
+            *({"kind": "exact_match", "data": str(tiny_zoo.tasks[t].test), "name": t, "limit": 16} for t in tasks),
+            {"kind": "delta_l2", "name": "distance"},
+        ],
+        "budget": {"trials": 3, "initial": 2, "batch_size": 2},
+        "device": "cpu",
+    }
+    with Campaign.create(tmp_path / "zoo.sqlite", config) as campaign:
+        with mock_optimize_context_manager():
+            campaign.run()
+        trials = campaign.trials().set_index("label", drop=False)
+        front = campaign.front()
+        assert campaign.directions == ("maximize", "maximize", "minimize")
+    assert len(trials) == 1 + len(tasks) + 4 + 3 and set(trials["status"]) == {"complete"}
+    assert trials.loc["base", "distance"] == 0.0
+    for task in tasks:  # each expert, applied as a reference, beats the base on its own task
+        assert trials.loc[task, task] > trials.loc["base", task]
+    assert "weight[attention][" + tasks[0] + "]" in trials.columns
+    assert len(front) >= 1
