@@ -6,8 +6,10 @@ task_arithmetic, ties and dare_ties. In the same run it measures:
 
 - the read ceiling: ``tensor.sum()`` over the same K + 1 tensors' bytes;
 - mergekit 0.1.5's own in-process merge (``run_merge``) of the same plan;
-- the process's peak resident memory while mmmo merges (VmHWM, reset before
-  the merges), less the resident memory before the pool was loaded.
+- the process's peak resident memory (VmHWM, reset before each phase), less
+  the resident memory before the pool was loaded, in three phases: loading the
+  pool and the live model; the first trial of each method (which builds the
+  magnitude indexes and scratch buffers once); and the timed merges.
 
 Prints a table and, as the last line, a JSON object with per-method ``gbps``
 (bytes of source tensors read per second), ``ratio_to_read_ceiling`` and
@@ -103,7 +105,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's; mmmo merges with Merger's)"
+    )
     parser.add_argument("--skip-mergekit", action="store_true")
     args = parser.parse_args()
     if args.threads is not None:
@@ -114,9 +118,11 @@ def main() -> None:
         base_path, source_paths = build_checkpoints(root, args.layers)
         release_free_memory()
         rss_before_pool = _rss_kib("VmRSS")
+        _reset_peak_rss()
         pool = ModelPool.load(base_path, source_paths)
-        merger = Merger(pool, device=args.device)
+        merger = Merger(pool, device=args.device, threads=args.threads)
         merger.apply_base()  # the live model's pages are now resident
+        load_peak_kib = _rss_kib("VmHWM") - rss_before_pool
         resident_kib = _rss_kib("VmRSS") - rss_before_pool
         model_bytes = pool.model_bytes
         params = model_bytes // 4
@@ -136,9 +142,11 @@ def main() -> None:
 
         plans = {m: MergePlan.uniform(m, pool.names, seed=3, **kw) for m, kw in METHODS.items()}
         _reset_peak_rss()
+        first_seconds = {method: merger.apply(plan) for method, plan in plans.items()}  # indexes, scratch
+        first_peak_kib = _rss_kib("VmHWM") - rss_before_pool
+        _reset_peak_rss()
         results = {}
         for method, plan in plans.items():
-            merger.apply(plan)  # first trial: builds magnitude indexes and scratch once
             seconds = statistics.median(merger.apply(plan) for _ in range(args.repeats))
             results[method] = {"seconds": seconds, "gbps": bytes_read / seconds / 1e9}
         peak_kib = _rss_kib("VmHWM") - rss_before_pool
@@ -156,9 +164,15 @@ def main() -> None:
           f"{bytes_read / 1e9:.2f} GB read per merge, device {args.device}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"read ceiling (tensor.sum over the same bytes): {ceiling_s * 1e3:.1f} ms, {ceiling_gbps:.1f} GB/s")
-    print(f"resident before merging (pool + live model): {resident_ratio:.2f} x model size; "
-          f"peak while merging: {peak_kib / 2**20:.2f} GiB = {peak_ratio:.2f} x model size "
-          f"(limit {len(pool.names) + 2} x; model {model_bytes / 2**20:.0f} MiB)")
+    sizes = lambda kib: kib * 1024 / model_bytes  # noqa: E731
+    print(f"memory in model sizes (model {model_bytes / 2**20:.0f} MiB), above the process before loading: "
+          f"peak while loading {sizes(load_peak_kib):.2f} x, resident after loading "
+          f"(pool + live model) {resident_ratio:.2f} x")
+    print("first trial of each method (builds magnitude indexes): "
+          + ", ".join(f"{m} {s:.2f} s" for m, s in first_seconds.items())
+          + f"; peak {sizes(first_peak_kib):.2f} x")
+    print(f"peak while merging: {peak_kib / 2**20:.2f} GiB = {peak_ratio:.2f} x model size "
+          f"(limit {len(pool.names) + 2} x)")
     print(f"{'method':<16}{'ms':>10}{'GB/s':>8}{'ratio':>8}{'mergekit s':>12}{'speedup':>9}")
     summary = {}
     for method, r in results.items():
@@ -173,6 +187,8 @@ def main() -> None:
         }
     summary["read_ceiling_gbps"] = round(ceiling_gbps, 3)
     summary["peak_memory_model_sizes"] = round(peak_ratio, 3)
+    summary["peak_memory_first_trials_model_sizes"] = round(sizes(first_peak_kib), 3)
+    summary["peak_memory_loading_model_sizes"] = round(sizes(load_peak_kib), 3)
     print(json.dumps(summary))
 
 

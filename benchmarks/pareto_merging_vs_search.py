@@ -19,6 +19,7 @@ preference), averaged over tasks. The last line is one JSON object.
 
     python benchmarks/pareto_merging_vs_search.py            # default zoo
     python benchmarks/pareto_merging_vs_search.py --tiny --trials 8 --steps 50 --grid-steps 2
+    python benchmarks/pareto_merging_vs_search.py --zoo .cache/zoo/<key>   # a zoo built before
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def json_ready(value):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="use the test zoo (quick check)")
+    parser.add_argument("--zoo", type=Path, default=None, help="an already built zoo folder to use")
     parser.add_argument("--trials", type=int, default=40, help="search evaluations")
     parser.add_argument("--steps", type=int, default=300, help="Pareto Merging training steps")
     parser.add_argument("--grid-steps", type=int, default=6, help="preference grid spacing 1/N")
@@ -81,9 +83,12 @@ def main() -> None:
     from mmmo.campaign import Campaign
     from mmmo.pareto_merging import parse_pareto_config, run_from_config
     from mmmo.search.pareto import hypervolume, to_maximization
-    from mmmo.zoo import ZooConfig, build_zoo
+    from mmmo.zoo import Zoo, ZooConfig, build_zoo
 
-    zoo = build_zoo(ZooConfig.tiny() if args.tiny else ZooConfig(), progress=False)
+    if args.zoo is not None:
+        zoo = Zoo.load(args.zoo)
+    else:
+        zoo = build_zoo(ZooConfig.tiny() if args.tiny else ZooConfig(), progress=False)
     tasks = list(zoo.expert_tasks)
     out = args.out or Path(tempfile.mkdtemp(prefix="pm_vs_search_"))
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +174,8 @@ def main() -> None:
     print(f"Pareto Merging training: {run.training.seconds:.1f} s, {run.model.num_extra_parameters} extra "
           f"parameters ({run.model.extra_fraction:.3%})")
     figures = {
-        "zoo": "tiny" if args.tiny else "default",
+        "zoo": str(args.zoo) if args.zoo else ("tiny" if args.tiny else "default"),
+        "zoo_key": zoo.manifest.get("cache_key"),
         "metric": args.metric,
         "tasks": tasks,
         "reference_point": ref_point.tolist(),

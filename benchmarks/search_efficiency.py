@@ -217,6 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-cache-file", action="store_true", help="keep the evaluation cache in memory only")
+    parser.add_argument("--from-runs", type=Path, default=None,
+                        help="summarise the runs in this search_efficiency_runs.json instead of running")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -232,6 +234,20 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     from mmmo.search.pareto import infer_ref_point
 
+    if args.from_runs is not None:
+        saved = json.loads(args.from_runs.read_text())
+        settings = saved.get("settings")
+        if not isinstance(settings, dict):
+            # Runs files written before the settings were stored in them: take the flags.
+            settings = {
+                "zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+                "limit": args.limit, "tasks": [n for n in saved["anchors"] if n != "base"],
+                "dim": len(saved["runs"][0]["X"][0]), "merges_computed": 0, "wall_seconds": 0.0,
+            }
+        if args.from_runs.resolve() == (args.out / "search_efficiency_runs.json").resolve():
+            args.out = args.out / "summary"
+        return report(args, saved["runs"], saved.get("failures", {}), saved["anchors"],
+                      saved["campaign_ref_point"], settings)
     start = time.perf_counter()
     cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit)
     problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file)
@@ -244,12 +260,20 @@ def main(argv: list[str] | None = None) -> dict:
     for name, values in anchors.items():
         print(f"  {name:>14}: " + "  ".join(f"{v:.3f}" for v in values), file=sys.stderr)
 
+    args.out.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
+    failures: dict[str, str] = {}
     for seed in range(args.seeds):
         for method in args.methods:
             f = EvaluationBudget(problem, problem_key, args.budget)
             begin = time.perf_counter()
-            run_method(method, f, problem, args.initial, seed, campaign_ref)
+            try:
+                run_method(method, f, problem, args.initial, seed, campaign_ref)
+            except Exception as exc:  # noqa: BLE001 - a method that breaks is reported, the others still run
+                failures[f"{method} seed {seed}"] = f"{type(exc).__name__}: {exc}"
+                print(f"seed {seed} {method:>16}: FAILED after {f.used} evaluations: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
+                continue
             wall = time.perf_counter() - begin
             runs.append({
                 "method": method, "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
@@ -259,33 +283,58 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"seed {seed} {method:>16}: {f.used} evaluations, {wall:.1f}s wall "
                   f"({wall - f.trace.seconds_wall_eval:.1f}s proposing), {problem.computed} merges computed so far",
                   file=sys.stderr)
+            # Written after every run, so an interrupted benchmark keeps what it finished.
+            partial = {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+                       "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
+                       "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
+            (args.out / "search_efficiency_runs.json").write_text(json.dumps(json_ready(
+                {"settings": partial, "args": {k: str(v) for k, v in vars(args).items()}, "anchors": anchors,
+                 "campaign_ref_point": campaign_ref.tolist(), "runs": runs, "failures": failures}
+            )))
+    if not runs:
+        raise SystemExit(f"every run failed: {failures}")
 
-    ref_point = torch.zeros(problem.num_objectives, dtype=torch.float64)  # zero accuracy on every task
-    reference_hv, summary = summarise(runs, ref_point, args.budget)
-    settings = (
-        f"Search efficiency on the {args.zoo} zoo ({', '.join(problem.tasks)}; {problem.limit} test examples each), "
-        f"dare_ties model-level space (d={problem.dim}), budget {args.budget} ({args.initial} initial), "
-        f"{args.seeds} seed(s); hypervolume from zero accuracy, as a fraction of the union front's "
-        f"({reference_hv:.4f}). Total wall {time.perf_counter() - start:.0f}s, {problem.computed} merges computed."
+    settings = {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+                "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
+                "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
+    return report(args, runs, failures, anchors, campaign_ref.tolist(), settings)
+
+
+def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str], anchors: dict,
+           campaign_ref: list[float], settings: dict) -> dict:
+    """Summarise ``runs``; write the table, the plot and the runs file; print the table and the JSON line."""
+    ref_point = torch.zeros(len(settings["tasks"]), dtype=torch.float64)  # zero accuracy on every task
+    budget = settings["budget"]
+    reference_hv, summary = summarise(runs, ref_point, budget)
+    seeds = sorted({r["seed"] for r in runs})
+    text = (
+        f"Search efficiency on the {settings['zoo']} zoo ({', '.join(settings['tasks'])}; {settings['limit']} test "
+        f"examples each), dare_ties model-level space (d={settings['dim']}), budget {budget} "
+        f"({settings['initial']} initial), seeds {seeds}; hypervolume from zero accuracy, as a fraction of the union "
+        f"front's ({reference_hv:.4f}). Total wall {settings['wall_seconds']:.0f}s, "
+        f"{settings['merges_computed']} merges computed."
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "search_efficiency_runs.json").write_text(json.dumps(json_ready(
-        {"settings": settings, "anchors": anchors, "campaign_ref_point": campaign_ref.tolist(), "runs": runs}
+        {"settings": settings, "args": {k: str(v) for k, v in vars(args).items()}, "anchors": anchors,
+         "campaign_ref_point": campaign_ref, "runs": runs, "failures": failures}
     )))
-    table = markdown_table(summary, settings)
+    table = markdown_table(summary, text)
+    if failures:
+        table += "\nFailed runs (not in the table):\n\n" + "".join(f"- {k}: {v}\n" for k, v in failures.items())
     (args.out / "search_efficiency.md").write_text(table)
     write_plot(summary, args.out / "search_efficiency.png",
-               f"{args.zoo} zoo, budget {args.budget} ({args.initial} initial), {args.seeds} seed(s)")
+               f"{settings['zoo']} zoo, budget {budget} ({settings['initial']} initial), seeds {seeds}")
     print(table)
     result = {
-        "settings": {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
-                     "limit": problem.limit},
+        "settings": {k: settings[k] for k in ("zoo", "seeds", "budget", "initial", "limit")},
         "reference_hv": reference_hv,
         "methods": {
             name: {k: s[k] for k in ("hv_at_budget", "hv_at_budget_std", "evals_to_90", "reached_90",
                                      "evals_to_95", "reached_95", "seconds_propose", "seconds_eval")}
             for name, s in summary.items()
         },
+        "failures": failures,
         "targets": targets(summary),
         "outputs": [str(args.out / n) for n in ("search_efficiency.png", "search_efficiency.md")],
     }

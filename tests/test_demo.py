@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mmmo.config import load_config
-from mmmo.demo import DEMO_INITIAL, DEMO_LIMIT, DEMO_TRIALS, demo_config, write_config
+from mmmo.demo import DEMO_BATCH_SIZE, DEMO_INITIAL, DEMO_LIMIT, DEMO_TRIALS, demo_config, write_config
 
 
 def test_demo_config_scores_each_expert_on_its_own_task(tiny_zoo):
@@ -18,6 +18,7 @@ def test_demo_config_scores_each_expert_on_its_own_task(tiny_zoo):
     assert config.space.methods == ("dare_ties",)
     assert set(config.space.parameters) == {"weight", "density"}
     assert config.budget.trials == DEMO_TRIALS and config.budget.initial == DEMO_INITIAL
+    assert config.budget.batch_size == DEMO_BATCH_SIZE
     assert config.proposer == "qlognehvi" and config.device == "cpu"
 
 

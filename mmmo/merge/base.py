@@ -22,9 +22,11 @@ from mmmo.plan import MergePlan, SourceParams
 
 OptionValue = float | bool
 
-# Elements per work chunk: large enough that Python overhead per chunk is
-# negligible, small enough that a chunk's scratch buffers stay in cache.
-DEFAULT_CHUNK = 1 << 20
+# Elements per work chunk on CPUs: small enough that the K + 4 float buffers of
+# a sign-consensus merge (TIES, DARE-TIES) stay in cache, so their dozen
+# elementwise passes per source do not go to memory; large enough that the
+# Python overhead per chunk stays small. Chosen by benchmarks/merge_throughput.py.
+DEFAULT_CHUNK = 1 << 16
 
 
 class Scratch:
@@ -42,10 +44,12 @@ class Scratch:
             self._buffers[(key, dtype)] = buffer
         return buffer[:numel]
 
-    def release(self, key: str) -> None:
-        """Free the buffers named ``key`` (of every dtype)."""
-        for buffer_key in [k for k in self._buffers if k[0] == key]:
+    def release(self, key: str) -> bool:
+        """Free the buffers named ``key`` (of every dtype); return whether there were any."""
+        keys = [k for k in self._buffers if k[0] == key]
+        for buffer_key in keys:
             del self._buffers[buffer_key]
+        return bool(keys)
 
     @property
     def nbytes(self) -> int:
@@ -101,9 +105,14 @@ class TensorJob:
         for start in range(0, n, self.chunk):
             yield start, min(start + self.chunk, n)
 
-    def generator(self) -> torch.Generator:
-        """A generator seeded from (plan seed, tensor name) with a stable hash."""
-        digest = hashlib.blake2b(f"{self.seed}\x00{self.name}".encode(), digest_size=8).digest()
+    def generator(self, source: int) -> torch.Generator:
+        """A generator seeded from (plan seed, tensor name, source position) with a stable hash.
+
+        One stream per source keeps each source's mask independent of the
+        others' and of how the tensor is cut into chunks.
+        """
+        key = f"{self.seed}\x00{self.name}\x00{source}"
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
         generator = torch.Generator(device=self.base.device)
         generator.manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
         return generator

@@ -13,12 +13,17 @@ election (mergekit's ``sum`` consensus) is 1 where ``tau_k`` has the sign
 
 The agreeing sum is computed as ``e * sum_k |c_k| * relu(h_k * e * sign(c_k))``
 with ``tau_k = c_k * h_k``: the same numbers as masking by sign, in fewer
-passes. Work proceeds in chunks of ``job.chunk`` entries so scratch stays
-small and cache-resident; nothing is allocated after the first trial.
+passes. Work proceeds in chunks of ``job.chunk`` entries, so each task vector
+is read from memory once per trial and the dozen elementwise passes over it
+run on cache-resident scratch; nothing is allocated after the first trial.
+Masks are float 0/1 tensors built with float ops only: on CPUs, comparisons
+into bool tensors, bool-float products and ``masked_fill_`` cost several
+times an elementwise float op.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ import torch
 from torch import Tensor
 
 from mmmo.merge.base import TensorJob
+from mmmo.merge.random_keep import draw_keep_mask, keep_level, quantized_density
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Keep:
         return self.kind in ("bernoulli", "probs")
 
 
+@functools.lru_cache(maxsize=256)  # called per chunk with the same few thresholds
 def _below(value: float, dtype: torch.dtype) -> float:
     """The largest ``dtype`` number below ``value`` (so ``|x| > it`` means ``|x| >= value``)."""
     here = torch.tensor(value, dtype=dtype)
@@ -67,28 +74,28 @@ def _kept(
     """``(h, c)`` with ``c * h = w_k * keep_k(delta_k[start:stop])``; ``h`` may be ``delta_k`` itself."""
     delta = job.deltas[k][start:stop]
     weight = job.params[k].weight
-    m = stop - start
     if keep.kind == "all":
         return delta, weight
     if keep.kind == "above":
         torch.ops.aten.hardshrink.out(delta, _below(keep.low, delta.dtype), out=out)
         return out, weight
-    mask = job.scratch.get("keep_mask", m, torch.bool)
     if keep.kind == "between":
-        torch.abs(delta, out=out)
-        high = job.scratch.get("keep_high", m, torch.bool)
-        torch.ge(out, keep.low, out=mask)
-        torch.le(out, keep.high, out=high)
-        mask.logical_and_(high)
-        torch.mul(delta, mask, out=out)
-        return out, weight
-    torch.rand(m, generator=generator, out=out, dtype=out.dtype, device=out.device)
+        # Zero |delta| < low, then subtract what is left above high.
+        torch.ops.aten.hardshrink.out(delta, _below(keep.low, delta.dtype), out=out)
+        above = job.scratch.get("keep_above", stop - start, out.dtype)
+        torch.ops.aten.hardshrink.out(out, keep.high, out=above)
+        return out.sub_(above), weight
     if keep.kind == "bernoulli":
-        torch.lt(out, keep.prob, out=mask)
+        level = keep_level(keep.prob)
+        if level == 0:
+            return out.zero_(), weight
+        mask = draw_keep_mask(generator, level, job.scratch.get("keep_mask", stop - start, torch.float32), job.scratch)
         torch.mul(delta, mask, out=out)
-        return out, weight / keep.prob if keep.rescale else weight
+        return out, weight / quantized_density(keep.prob) if keep.rescale else weight
     if keep.kind == "probs":
         probs = keep.probs[start:stop]
+        mask = job.scratch.get("keep_mask", stop - start, torch.bool)
+        torch.rand(stop - start, generator=generator, out=out, dtype=out.dtype, device=out.device)
         torch.lt(out, probs, out=mask)
         if keep.rescale:
             torch.div(delta, probs, out=out)
@@ -99,6 +106,77 @@ def _kept(
     raise ValueError(f"unknown keep kind {keep.kind!r}")
 
 
+def _generators(job: TensorJob, keeps: Sequence[Keep]) -> list[torch.Generator | None]:
+    return [job.generator(k) if keep.random else None for k, keep in enumerate(keeps)]
+
+
+def _weighted_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: float) -> None:
+    """``out = base + lambda * sum_k tau_k / divisor`` with a scalar divisor."""
+    generators = _generators(job, keeps)
+    total = sum(job.weights)
+    scale = lam / (total if normalize and abs(total) >= 1e-8 else 1.0)
+    for start, stop in job.chunks():
+        out = job.out[start:stop]
+        out.copy_(job.base[start:stop])
+        buffer = job.scratch.get("kept0", stop - start, out.dtype)
+        for k, keep in enumerate(keeps):
+            kept, coefficient = _kept(job, k, keep, start, stop, buffer, generators[k])
+            out.add_(kept, alpha=coefficient * scale)
+
+
+def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: float) -> None:
+    """``out = base + lambda * (sum of tau_k agreeing with the elected sign) / divisor``.
+
+    The K sources' kept entries of a chunk are stacked as rows of one
+    ``[K, m]`` buffer, so each step is one op over all sources, and the sums
+    over sources are matrix-vector products (one read of the stack each).
+    """
+    generators = _generators(job, keeps)
+    dtype, device = job.out.dtype, job.out.device
+    k_sources = len(keeps)
+    coefficients = signs = None
+    for start, stop in job.chunks():
+        m = stop - start
+        stacked = job.scratch.get("kept", k_sources * m, dtype).view(k_sources, m)
+        cs = []
+        for k, keep in enumerate(keeps):
+            h, c = _kept(job, k, keep, start, stop, stacked[k], generators[k])
+            if h.data_ptr() != stacked[k].data_ptr():
+                stacked[k].copy_(h)
+            cs.append(c)
+        if coefficients is None:
+            # Per-tensor constants: c_k, |c_k|, sign(c_k) and the weights w_k, shape [K].
+            coefficients = torch.tensor(cs, dtype=dtype, device=device)
+            signs = coefficients.sign() if any(c < 0 for c in cs) else None
+            magnitudes = coefficients.abs()
+            weights = torch.tensor(job.weights, dtype=dtype, device=device)
+            one = torch.ones((), dtype=dtype, device=device)
+        elected = job.scratch.get("elected", m, dtype)
+        torch.mv(stacked.T, coefficients, out=elected)
+        # elected: [m], the sign of sum_k tau_k as +-1, ties (0) to the positive
+        # side. The sum is -0.0 only when every tau_k is 0, and then no source
+        # agrees whatever the sign, so copysign's -1 there changes nothing.
+        torch.copysign(one, elected, out=elected)
+        # stacked: [K, m] -> relu(sign(c_k) * e * h_k), nonzero where tau_k agrees with e.
+        stacked.mul_(elected)
+        if signs is not None:
+            stacked.mul_(signs[:, None])
+        stacked.clamp_(min=0)
+        agreeing = job.scratch.get("agreeing", m, dtype)
+        torch.mv(stacked.T, magnitudes, out=agreeing)
+        # agreeing: [m], sum_k |tau_k| over agreeing sources; give it the sign e.
+        agreeing.mul_(elected)
+        if normalize:
+            divisor = job.scratch.get("divisor", m, dtype)
+            torch.mv(stacked.sign_().T, weights, out=divisor)
+            # Where no source agrees the divisor is 0 (mergekit divides by 1
+            # there): add 1 - |sign(divisor)|, which is 1 exactly at 0 and 0 elsewhere.
+            torch.sign(divisor, out=elected)
+            divisor.sub_(elected.abs_().sub_(1.0))
+            agreeing.div_(divisor)
+        torch.add(job.base[start:stop], agreeing, alpha=lam, out=job.out[start:stop])
+
+
 def generalized_task_arithmetic(
     job: TensorJob,
     keeps: Sequence[Keep],
@@ -107,55 +185,10 @@ def generalized_task_arithmetic(
     lam: float,
 ) -> None:
     """Merge ``job`` into ``job.out`` (see the module docstring for the formula)."""
-    generator = job.generator() if any(keep.random for keep in keeps) else None
-    weights = job.weights
-    dtype = job.out.dtype
-    if not consensus:
-        total = sum(weights)
-        scale = lam / (total if normalize and abs(total) >= 1e-8 else 1.0)
-        for start, stop in job.chunks():
-            out = job.out[start:stop]
-            out.copy_(job.base[start:stop])
-            for k, keep in enumerate(keeps):
-                buffer = job.scratch.get("kept0", stop - start, dtype)
-                kept, coefficient = _kept(job, k, keep, start, stop, buffer, generator)
-                out.add_(kept, alpha=coefficient * scale)
-        return
-
-    for start, stop in job.chunks():
-        m = stop - start
-        kept = []
-        elected = job.scratch.get("elected", m, dtype)
-        for k, keep in enumerate(keeps):
-            h, c = _kept(job, k, keep, start, stop, job.scratch.get(f"kept{k}", m, dtype), generator)
-            kept.append((h, c))
-            if k == 0:
-                torch.mul(h, c, out=elected)
-            else:
-                elected.add_(h, alpha=c)
-        # elected: [m], the sign of sum_k tau_k as +-1 (zero counts as positive).
-        positive = job.scratch.get("positive", m, torch.bool)
-        torch.ge(elected, 0, out=positive)
-        torch.mul(positive, 2.0, out=elected).sub_(1.0)
-        agreeing = job.scratch.get("agreeing", m, dtype)
-        agreeing.zero_()
-        part = job.scratch.get("part", m, dtype)
-        divisor = job.scratch.get("divisor", m, dtype) if normalize else None
-        if divisor is not None:
-            divisor.zero_()
-        for k, (h, c) in enumerate(kept):
-            torch.mul(h, elected, out=part)
-            if c < 0:
-                part.neg_()
-            part.clamp_(min=0)
-            agreeing.add_(part, alpha=abs(c))
-            if divisor is not None:
-                divisor.add_(part.sign_(), alpha=weights[k])
-        agreeing.mul_(elected)
-        if divisor is not None:
-            divisor.masked_fill_(divisor == 0, 1.0)
-            agreeing.div_(divisor)
-        torch.add(job.base[start:stop], agreeing, alpha=lam, out=job.out[start:stop])
+    if consensus:
+        _consensus_sum(job, keeps, normalize, lam)
+    else:
+        _weighted_sum(job, keeps, normalize, lam)
 
 
 def magnitude_keeps(job: TensorJob) -> list[Keep]:
@@ -175,5 +208,5 @@ def magnitude_keeps(job: TensorJob) -> list[Keep]:
 
 
 def bernoulli_keeps(job: TensorJob, rescale: bool) -> list[Keep]:
-    """DARE dropping: keep each entry with probability ``density``."""
+    """DARE dropping: keep each entry with probability ``density`` (quantised, see :mod:`mmmo.merge.random_keep`)."""
     return [Keep() if d >= 1.0 else Keep("bernoulli", prob=d, rescale=rescale) for d in job.densities]

@@ -26,6 +26,11 @@ from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
 
 
+# torch CPU threads while merging; see Merger's ``threads``. Measured with
+# benchmarks/merge_throughput.py --threads 1 / 2.
+DEFAULT_THREADS = 1
+
+
 def release_free_memory() -> None:
     """Hand freed heap memory back to the OS (glibc only; a no-op elsewhere).
 
@@ -47,16 +52,29 @@ class Merger:
     Args:
         pool: Base and task vectors.
         device: Where the live model lives and the merge runs (``"cpu"``, ``"cuda"``).
-        chunk: Elements per work chunk (default: 2^20 on the CPU, whole tensors on GPUs).
+        chunk: Elements per work chunk (default: 2^16 on the CPU, whole tensors on GPUs).
+        threads: torch CPU threads while merging on the CPU (restored after each
+            merge, so evaluation keeps its own setting); None leaves torch's.
+            Default 1: a merge is a chain of short elementwise ops on
+            cache-sized chunks, which a second thread does not speed up.
 
     Attributes:
         model: The live ``AutoModelForCausalLM``, in eval mode.
         tokenizer: The pool's tokenizer (or None).
     """
 
-    def __init__(self, pool: ModelPool, device: str | torch.device = "cpu", chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        pool: ModelPool,
+        device: str | torch.device = "cpu",
+        chunk: int | None = None,
+        threads: int | None = DEFAULT_THREADS,
+    ) -> None:
+        if threads is not None and threads < 1:
+            raise MergeError(f"Merger threads must be at least 1, got {threads}")
         self.pool = pool
         self.device = torch.device(device)
+        self.threads = threads
         self.model: nn.Module = pool.build_model(self.device)
         self.tokenizer = pool.tokenizer
         self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else 1 << 62)
@@ -106,11 +124,23 @@ class Merger:
             )
         return method, method.validate(plan)
 
-    @torch.no_grad()
     def apply(self, plan: MergePlan) -> float:
         """Write the plan's merged weights into :attr:`model`; return the seconds it took."""
         start = time.perf_counter()
         method, options = self.validate(plan)
+        previous = torch.get_num_threads()
+        switch = self.device.type == "cpu" and self.threads is not None and self.threads != previous
+        if switch:
+            torch.set_num_threads(self.threads)
+        try:
+            self._merge(plan, method, options)
+        finally:
+            if switch:
+                torch.set_num_threads(previous)
+        return time.perf_counter() - start
+
+    @torch.no_grad()
+    def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
         for name in self._base:
             deltas = tuple(self._deltas[s][name] for s in plan.sources)
             magnitudes = (
@@ -136,10 +166,12 @@ class Merger:
             if not direct:
                 target.data.copy_(out.view(target.shape))
         # The sort buffer is only needed while indexes are built (the first trial).
-        self.scratch.release("sort")
+        # Freed, it would stay in the C heap (glibc serves blocks of this size
+        # from the heap once one was freed), so trimming hands it back.
+        if self.scratch.release("sort"):
+            release_free_memory()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return time.perf_counter() - start
 
     @torch.no_grad()
     def apply_base(self) -> None:

@@ -5,7 +5,12 @@ on top of a starting merge, a low-rank correction of chosen weight matrices
 whose middle factor is a function of a preference vector over the tasks, so
 any trade-off can be dialled afterwards at no search cost::
 
-    W(p) = W_merged + A @ (sum_k p_k G[k]) @ B
+    W(p) = W_merged + A @ (sum_k p_k G[k]) @ B  +  sum_j (S @ p)_j tau_j
+
+where the last term (optional, on by default in configs) moves the same
+matrices along the sources' task vectors ``tau_j``. A run refuses trained
+factors above ``correction.max_extra_fraction`` of the model's parameters
+(1% by default) and, unless told a rank, picks the largest that fits.
 
 Training draws preferences from a Dirichlet distribution and minimises the
 preference-scalarised task losses (prediction entropy on unlabelled inputs,

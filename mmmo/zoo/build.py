@@ -141,6 +141,7 @@ def build_zoo(config: ZooConfig | None = None, progress: bool = True) -> Zoo:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
             _build_into(staging, config, progress)
+            staging.chmod(0o755)  # mkdtemp made it private; a finished zoo is shared
             if target.exists():  # an incomplete folder (no manifest) from an older layout
                 shutil.rmtree(target)
             os.rename(staging, target)

@@ -47,3 +47,38 @@ def test_builtin_and_lm_eval_exact_match_agree_on_a_zoo_expert(zoo, tmp_path):
     # The expert has learned its task, so the agreement is not two zeros.
     assert built_in.value > 0.5
     assert built_in.value == lm_eval.value
+
+
+def test_every_committed_zoo_split_has_an_lm_eval_task_and_back():
+    splits = {p.stem for p in REPO_TASKS.glob("*.jsonl")}
+    tasks = {p.stem.removeprefix("zoo_") for p in REPO_TASKS.glob("zoo_*.yaml")}
+    assert splits and splits == tasks
+    for name in tasks:
+        config = yaml.safe_load((REPO_TASKS / f"zoo_{name}.yaml").read_text())
+        assert config["task"] == f"zoo_{name}"
+        assert config["dataset_kwargs"]["data_files"]["test"] == f"{name}.jsonl"
+
+
+def test_builtin_and_lm_eval_agree_on_a_merged_model_with_partial_accuracy(zoo, tmp_path):
+    from mmmo.merge import Merger
+    from mmmo.plan import MergePlan
+    from mmmo.sources import ModelPool
+
+    first, second = zoo.expert_tasks[:2]
+    pool = ModelPool.load(zoo.base, {first: zoo.experts[first], second: zoo.experts[second]})
+    merger = Merger(pool)
+    merger.apply(MergePlan.uniform("task_arithmetic", [first, second], weight=1.0))
+    for path in REPO_TASKS.glob("_*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    config = yaml.safe_load((REPO_TASKS / f"zoo_{first}.yaml").read_text())
+    config["dataset_kwargs"]["data_files"]["test"] = str(zoo.tasks[first].test)
+    (tmp_path / f"zoo_{first}.yaml").write_text(yaml.safe_dump(config))
+
+    built_in = ExactMatch("em", zoo.tasks[first].test, merger.tokenizer, max_new_tokens=9, limit=64)
+    lm_eval = LmEvalObjective("lm", f"zoo_{first}", merger.tokenizer, include_path=tmp_path, limit=64)
+    a = built_in.evaluate(merger.model, merger.tokenizer)
+    b = lm_eval.evaluate(merger.model, merger.tokenizer)
+    assert a.ok and b.ok
+    # Right and wrong rows both present, so agreement is not a coincidence of extremes.
+    assert 0.0 < a.value < 1.0
+    assert a.value == b.value

@@ -46,12 +46,17 @@ def test_run_from_config_stores_the_grid_as_campaign_trials(tiny_zoo, tmp_path):
         row = ours[ours["trial_id"] == point.trial_id].iloc[0]
         for task in tasks:
             assert row[task] == pytest.approx(point.measurements[task].value)
+            assert row[f"preference[{task}]"] == pytest.approx(point.preference[task])
     # The campaign's analysis works on the grid as on a search.
     front = run.campaign.front()
     assert len(front) >= 1 and set(front["trial_id"]) <= set(trials["trial_id"])
     assert len(run.campaign.hypervolume_history()) >= 1
     chosen = run.campaign.select({t: 1.0 if t == tasks[0] else 0.0 for t in tasks})
     assert chosen[tasks[0]] == front[tasks[0]].max()
+    from mmmo.plots import plot_campaign
+
+    plots = plot_campaign(run.campaign, tmp_path / "plots")
+    assert all(path.stat().st_size > 0 for path in (plots.front, plots.hypervolume, plots.parameters))
 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["extra_parameters"] == run.model.num_extra_parameters

@@ -18,13 +18,13 @@ def test_cache_key_is_stable_and_covers_every_setting():
         value = getattr(config, field.name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        candidates = [value + 1, value * 2] if isinstance(value, int) else [value + 0.01]
+        candidates = [value + 1, value * 2, value - 1] if isinstance(value, int) else [value + 0.01]
         changed = None
         for candidate in candidates:
             try:
                 changed = dataclasses.replace(config, **{field.name: candidate})
                 break
-            except ConfigError:  # e.g. hidden_size no longer divisible by num_heads
+            except ConfigError:  # e.g. min_len past max_len, hidden_size not divisible by num_heads
                 continue
         assert changed is not None and changed != config, field.name
         assert changed.cache_key() != config.cache_key(), field.name
