@@ -128,6 +128,11 @@ class MergeProblem:
         key = problem_key(x)
         return self._cached(key, lambda: self.merger.apply(self.space.decode(torch.as_tensor(x), PLAN_SEED)))
 
+    def cached_values(self, x: Sequence[float]) -> tuple[float, ...] | None:
+        """The cached scores of the point ``x``, ``None`` when it was never evaluated."""
+        entry = self._cache.get(problem_key(x))
+        return None if entry is None else tuple(entry["values"])
+
     def evaluate_plan(self, plan) -> Evaluation:
         """Scores of any merge plan over the zoo's experts (recipes)."""
         return self._cached(plan_key(plan), lambda: self.merger.apply(plan))

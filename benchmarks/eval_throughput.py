@@ -13,12 +13,17 @@ Both use the same batch size and generation cap (the YAML's ``max_gen_toks``).
 Figures: examples per second of each (median of ``--repeats`` timed calls after
 one warm-up call; the paths take turns), the score of each (asserted equal),
 the per-call time of each on a one-example set (fixed overhead), and, for
-reference, the built-in batches decoded with ``model.generate`` instead of the
-cache loop. The last
+reference, the built-in objective decoding every row (``certify=False``: no
+teacher-forced certification of right answers) and its batches decoded with
+``model.generate`` instead of the cache loop. An expert is right on nearly
+every row, which is certification's best case; ``--merged`` scores a
+task-arithmetic merge of the expert with the next one (weight 1 each), which
+gets part of the rows right. The last
 line is one JSON object with ``builtin_eps``, ``lmeval_eps``, ``speedup`` and
 ``scores_equal``.
 
     python benchmarks/eval_throughput.py            # default zoo, first expert task
+    python benchmarks/eval_throughput.py --merged   # a merge with partial accuracy
     python benchmarks/eval_throughput.py --tiny     # the test zoo (quick check)
     python benchmarks/eval_throughput.py --model DIR --data test.jsonl   # any checkpoint
 """
@@ -95,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--merged", action="store_true", help="score a merge of two zoo experts")
     parser.add_argument("--model", type=Path, help="an HF checkpoint dir instead of a zoo expert")
     parser.add_argument("--data", type=Path, help="its JSONL test file (prompt, answer), with --model")
     args = parser.parse_args()
@@ -115,8 +121,21 @@ def main() -> None:
         checkpoint, test_file = zoo.experts[task], zoo.tasks[task].test
     else:
         task, checkpoint, test_file = args.task or "shift2", args.model, args.data
-    model = AutoModelForCausalLM.from_pretrained(checkpoint).to(args.device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    if args.merged:
+        if args.model is not None:
+            parser.error("--merged works on the zoo, not with --model")
+        from mmmo.merge import Merger
+        from mmmo.plan import MergePlan
+        from mmmo.sources import ModelPool
+
+        other = zoo.expert_tasks[(zoo.expert_tasks.index(task) + 1) % len(zoo.expert_tasks)]
+        pool = ModelPool.load(zoo.base, {task: zoo.experts[task], other: zoo.experts[other]})
+        merger = Merger(pool, device=args.device)
+        merger.apply(MergePlan.uniform("task_arithmetic", [task, other], weight=1.0))
+        model, tokenizer, checkpoint = merger.model, merger.tokenizer, f"{task} + {other} (task arithmetic)"
+    else:
+        model = AutoModelForCausalLM.from_pretrained(checkpoint).to(args.device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     size = sum(p.numel() for p in model.parameters())
     print(f"model: {checkpoint} ({size} parameters) on {args.device}, {torch.get_num_threads()} threads")
 
@@ -127,6 +146,7 @@ def main() -> None:
         ]
         common = {"batch_size": args.batch_size}
         builtin = ExactMatch("builtin", test_file, tokenizer, max_new_tokens=cap, **common)
+        decode_all = ExactMatch("decode_all", test_file, tokenizer, max_new_tokens=cap, certify=False, **common)
         lmeval = LmEvalObjective("lmeval", name, tokenizer, include_path=folder, **common)
         builtin_one = ExactMatch("builtin1", test_file, tokenizer, max_new_tokens=cap, limit=1, **common)
         lmeval_one = LmEvalObjective("lmeval1", name, tokenizer, include_path=folder, limit=1, **common)
@@ -148,6 +168,7 @@ def main() -> None:
                 {
                     "builtin": run(builtin),
                     "lmeval": run(lmeval),
+                    "decode_all": run(decode_all),
                     "generate": lambda: generate_decode(builtin, model),
                 },
                 args.repeats,
@@ -157,13 +178,16 @@ def main() -> None:
         builtin_s, lmeval_s, generate_s = full["builtin"], full["lmeval"], full["generate"]
         builtin_one_s, lmeval_one_s = one["builtin"], one["lmeval"]
 
-    scores_equal = scores["builtin"] == scores["lmeval"] and scores["builtin1"] == scores["lmeval1"]
+    scores_equal = (
+        scores["builtin"] == scores["lmeval"] == scores["decode_all"] and scores["builtin1"] == scores["lmeval1"]
+    )
     builtin_eps, lmeval_eps = n / builtin_s, n / lmeval_s
     for label, eps, seconds, key in (
         ("built-in exact match:  ", builtin_eps, builtin_s, "builtin"),
         ("lm-eval generate_until:", lmeval_eps, lmeval_s, "lmeval"),
     ):
         print(f"{label} {eps:10.1f} examples/s  ({seconds:.3f} s/call)  score {scores[key]:.4f}")
+    print(f"built-in, every row decoded:  {n / full['decode_all']:10.1f} examples/s")
     print(
         f"built-in batches via model.generate: {n / generate_s:.1f} examples/s (same outputs: {same_outputs})"
     )
@@ -183,6 +207,7 @@ def main() -> None:
                 "scores_equal": scores_equal,
                 "builtin_score": scores["builtin"],
                 "lmeval_score": scores["lmeval"],
+                "decode_all_eps": round(n / full["decode_all"], 2),
                 "generate_eps": round(n / generate_s, 2),
                 "builtin_call_1_ms": round(builtin_one_s * 1e3, 2),
                 "lmeval_call_1_ms": round(lmeval_one_s * 1e3, 2),

@@ -17,6 +17,7 @@ References:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from peers.budget import BudgetExhausted, EvaluationBudget, finite_or_worst
@@ -27,8 +28,9 @@ MMMO_PAPER_INITIAL = 10
 MMMO_PAPER_BATCH = 10
 
 
-def run_mmmo_paper(f: EvaluationBudget, dim: int, seed: int) -> None:
-    """Spend ``f``'s budget with the MM-MO recipe."""
+def run_mmmo_paper(f: EvaluationBudget, dim: int, seed: int, num_restarts: int = 10, raw_samples: int = 512,
+                   mc_samples: int = 128) -> None:
+    """Spend ``f``'s budget with the MM-MO recipe (acquisition settings as published unless given)."""
     from botorch.acquisition.multi_objective.monte_carlo import qExpectedHypervolumeImprovement
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import ModelListGP, SingleTaskGP
@@ -43,14 +45,12 @@ def run_mmmo_paper(f: EvaluationBudget, dim: int, seed: int) -> None:
     try:
         for x in torch.rand(min(MMMO_PAPER_INITIAL, f.remaining), dim, generator=generator, dtype=torch.float64):
             f(x.tolist())
-        Y_initial = torch.tensor([finite_or_worst(torch.tensor(y).numpy()) for y in f.trace.Y], dtype=torch.float64)
-        ref_point = Y_initial.min(dim=0).values  # m
+        ref_point = torch.as_tensor(finite_or_worst(np.asarray(f.trace.Y)), dtype=torch.float64).min(dim=0).values  # m
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             while f.remaining > 0:
                 X = torch.tensor(f.trace.X, dtype=torch.float64)  # n x d
-                Y = torch.tensor([finite_or_worst(torch.tensor(y).numpy()) for y in f.trace.Y],
-                                 dtype=torch.float64)  # n x m
+                Y = torch.as_tensor(finite_or_worst(np.asarray(f.trace.Y)), dtype=torch.float64)  # n x m
                 model = ModelListGP(
                     *[SingleTaskGP(X, Y[:, j : j + 1], outcome_transform=Standardize(1)) for j in range(Y.shape[1])]
                 )
@@ -59,11 +59,11 @@ def run_mmmo_paper(f: EvaluationBudget, dim: int, seed: int) -> None:
                     model=model,
                     ref_point=ref_point.tolist(),
                     partitioning=FastNondominatedPartitioning(ref_point=ref_point, Y=Y),
-                    sampler=SobolQMCNormalSampler(torch.Size([128]), seed=seed),
+                    sampler=SobolQMCNormalSampler(torch.Size([mc_samples]), seed=seed),
                 )
                 candidates, _ = optimize_acqf(
-                    acquisition, bounds=bounds, q=min(MMMO_PAPER_BATCH, f.remaining), num_restarts=10,
-                    raw_samples=512, sequential=True, options={"batch_limit": 5, "maxiter": 200},
+                    acquisition, bounds=bounds, q=min(MMMO_PAPER_BATCH, f.remaining), num_restarts=num_restarts,
+                    raw_samples=raw_samples, sequential=True, options={"batch_limit": 5, "maxiter": 200},
                 )
                 for x in candidates.detach():
                     f(x.tolist())

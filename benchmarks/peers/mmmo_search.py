@@ -29,12 +29,16 @@ def run_mmmo(
     seed: int,
     ref_point: np.ndarray | None,
     batch_size: int = 1,
+    **options,
 ) -> None:
-    """Spend ``f``'s budget with mmmo's ``proposer_name`` (``qlognehvi``, ``qlognparego``, ``sobol``, ``random``)."""
+    """Spend ``f``'s budget with mmmo's ``proposer_name`` (``qlognehvi``, ``qlognparego``, ``sobol``, ``random``).
+
+    ``options`` go to the model-based proposer (e.g. ``num_restarts``); none by default, as in a campaign.
+    """
     from mmmo.search.proposers import make_proposer
 
     design = make_proposer("sobol" if proposer_name != "random" else "random", seed=seed)
-    proposer = make_proposer(proposer_name, seed=seed)
+    proposer = make_proposer(proposer_name, seed=seed, **(options if proposer_name not in ("sobol", "random") else {}))
     ref = None if ref_point is None else torch.as_tensor(ref_point, dtype=torch.float64)
     try:
         while f.remaining > 0:

@@ -23,10 +23,14 @@ from mmmo.plan import MergePlan, SourceParams
 OptionValue = float | bool
 
 # Elements per work chunk on CPUs: small enough that the K + 4 float buffers of
-# a sign-consensus merge (TIES, DARE-TIES) stay in cache, so their dozen
-# elementwise passes per source do not go to memory; large enough that the
-# Python overhead per chunk stays small. Chosen by benchmarks/merge_throughput.py.
+# a sign-consensus merge (TIES, DARE-TIES; 256 KiB each) stay in cache, so the
+# dozen elementwise passes per source do not go to memory; large enough that
+# the Python and dispatch overhead per chunk stays small.
 DEFAULT_CHUNK = 1 << 16
+# Chunk floor for plain weighted sums (linear, task arithmetic, DARE-linear),
+# which make one or two passes per source and keep nothing in cache between
+# them: larger chunks only cut the overhead per op.
+STREAM_CHUNK = 1 << 20
 
 
 class Scratch:
@@ -99,11 +103,12 @@ class TensorJob:
     def densities(self) -> tuple[float, ...]:
         return tuple(p.density for p in self.params)
 
-    def chunks(self) -> Iterator[tuple[int, int]]:
-        """``(start, stop)`` of consecutive work chunks covering ``[0, n)``."""
+    def chunks(self, floor: int = 1) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` of consecutive work chunks covering ``[0, n)``, each at least ``floor`` long."""
         n = self.numel
-        for start in range(0, n, self.chunk):
-            yield start, min(start + self.chunk, n)
+        size = max(self.chunk, floor)
+        for start in range(0, n, size):
+            yield start, min(start + size, n)
 
     def generator(self, source: int) -> torch.Generator:
         """A generator seeded from (plan seed, tensor name, source position) with a stable hash.

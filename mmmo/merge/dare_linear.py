@@ -1,13 +1,15 @@
 """DARE (linear): drop task-vector entries at random, rescale the survivors, add.
 
 Each entry of ``delta_k`` is kept with probability ``density`` (the paper's
-drop rate ``p`` is ``1 - density``). With ``rescale`` (default on) survivors
-are divided by ``density``, the paper's ``1 / (1 - p)``, so the expected merge
-equals task arithmetic. mergekit instead rescales each masked tensor to the
-original's L1 norm; both keep the expected value, ours exactly and without a
-reduction per tensor. Masks come from a generator seeded per (plan seed,
-tensor name), drawn in source order, chunk by chunk, on the merge device: a
-plan merges to the same bits on the same device.
+drop rate ``p`` is ``1 - density``), quantised to a multiple of ``1 / 256``
+(see :mod:`mmmo.merge.random_keep`: masks are drawn as random bytes). With
+``rescale`` (default on) survivors are divided by that quantised keep
+probability, the paper's ``1 / (1 - p)``, so the expected merge equals task
+arithmetic exactly. mergekit instead rescales each masked tensor to the
+original's L1 norm; both keep the expected value, ours without a reduction per
+tensor. Masks come from one generator per (plan seed, tensor name, source
+position) on the merge device: a plan merges to the same bits on the same
+device, whatever the chunk size (for multiples of 8).
 
 References:
     Yu et al., "Language models are Super Mario: Absorbing abilities from

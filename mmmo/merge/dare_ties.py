@@ -1,7 +1,8 @@
 """DARE-TIES: DARE's random dropping and rescaling, then TIES' sign election.
 
 Dropping and rescaling as in :mod:`mmmo.merge.dare_linear` (keep probability
-``density``, survivors divided by ``density`` when ``rescale``, default on);
+``density`` quantised to ``1 / 256``, survivors divided by that probability
+when ``rescale``, default on);
 sign election and the optional per-entry normalisation as in
 :mod:`mmmo.merge.ties`. Defaults follow mergekit: ``normalize`` off,
 ``rescale`` on.

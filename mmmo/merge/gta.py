@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from mmmo.merge.base import TensorJob
+from mmmo.merge.base import STREAM_CHUNK, TensorJob
 from mmmo.merge.random_keep import draw_keep_mask, keep_level, quantized_density
 
 
@@ -115,7 +115,7 @@ def _weighted_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: f
     generators = _generators(job, keeps)
     total = sum(job.weights)
     scale = lam / (total if normalize and abs(total) >= 1e-8 else 1.0)
-    for start, stop in job.chunks():
+    for start, stop in job.chunks(STREAM_CHUNK):
         out = job.out[start:stop]
         out.copy_(job.base[start:stop])
         buffer = job.scratch.get("kept0", stop - start, out.dtype)
@@ -148,7 +148,7 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
             # Per-tensor constants: c_k, |c_k|, sign(c_k) and the weights w_k, shape [K].
             coefficients = torch.tensor(cs, dtype=dtype, device=device)
             signs = coefficients.sign() if any(c < 0 for c in cs) else None
-            magnitudes = coefficients.abs()
+            scales = coefficients.abs()
             weights = torch.tensor(job.weights, dtype=dtype, device=device)
             one = torch.ones((), dtype=dtype, device=device)
         elected = job.scratch.get("elected", m, dtype)
@@ -163,7 +163,7 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
             stacked.mul_(signs[:, None])
         stacked.clamp_(min=0)
         agreeing = job.scratch.get("agreeing", m, dtype)
-        torch.mv(stacked.T, magnitudes, out=agreeing)
+        torch.mv(stacked.T, scales, out=agreeing)
         # agreeing: [m], sum_k |tau_k| over agreeing sources; give it the sign e.
         agreeing.mul_(elected)
         if normalize:

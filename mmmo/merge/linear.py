@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mmmo.errors import MergeError
-from mmmo.merge.base import MergeMethod, OptionValue, TensorJob
+from mmmo.merge.base import STREAM_CHUNK, MergeMethod, OptionValue, TensorJob
 from mmmo.plan import MergePlan
 
 
@@ -23,7 +23,7 @@ def merge_linear(job: TensorJob) -> None:
     total = sum(job.weights)
     normalize = bool(job.options["normalize"])
     scale = 1.0 / total if normalize else 1.0
-    for start, stop in job.chunks():
+    for start, stop in job.chunks(STREAM_CHUNK):
         out = job.out[start:stop]
         base = job.base[start:stop]
         if normalize:

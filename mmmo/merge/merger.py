@@ -26,8 +26,9 @@ from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
 
 
-# torch CPU threads while merging; see Merger's ``threads``. Measured with
-# benchmarks/merge_throughput.py --threads 1 / 2.
+# torch CPU threads while merging; see Merger's ``threads``. A merge is
+# thousands of short ops, each a fork-join across the threads: when another
+# process holds a core, every op waits for the descheduled thread.
 DEFAULT_THREADS = 1
 
 
@@ -56,7 +57,8 @@ class Merger:
         threads: torch CPU threads while merging on the CPU (restored after each
             merge, so evaluation keeps its own setting); None leaves torch's.
             Default 1: a merge is a chain of short elementwise ops on
-            cache-sized chunks, which a second thread does not speed up.
+            cache-sized chunks, and on a shared machine a second thread made
+            it far slower (see ``DEFAULT_THREADS``).
 
     Attributes:
         model: The live ``AutoModelForCausalLM``, in eval mode.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from mmmo.merge.base import MergeMethod, TensorJob
+from mmmo.merge.base import STREAM_CHUNK, MergeMethod, TensorJob
 
 
 def stock_ratio(job: TensorJob) -> float:
@@ -36,7 +36,7 @@ def stock_ratio(job: TensorJob) -> float:
 def merge_model_stock(job: TensorJob) -> None:
     t = stock_ratio(job)
     scale = t / len(job.deltas)
-    for start, stop in job.chunks():
+    for start, stop in job.chunks(STREAM_CHUNK):
         out = job.out[start:stop]
         out.copy_(job.base[start:stop])
         for delta in job.deltas:

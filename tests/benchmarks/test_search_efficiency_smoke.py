@@ -31,7 +31,7 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
     # tiny_zoo builds (or finds) the zoo the script loads, so the subprocess only reads the cache.
     command = [
         sys.executable, str(SCRIPT), "--zoo", "tiny", "--seeds", "1", "--budget", str(BUDGET), "--initial", "4",
-        "--limit", "16", "--out", str(tmp_path), "--no-cache-file", "--methods", ",".join(METHODS),
+        "--limit", "16", "--out", str(tmp_path), "--no-cache-file", "--smoke", "--methods", ",".join(METHODS),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})

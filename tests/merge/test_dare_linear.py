@@ -41,3 +41,17 @@ def test_dare_linear_without_rescale_keeps_survivors_unscaled(tiny_merger, live)
 
 def test_dare_linear_defaults_follow_mergekit():
     assert dict(DARE_LINEAR.defaults) == {"normalize": False, "rescale": True, "lambda": 1.0}
+
+
+def test_dare_linear_rescales_by_the_quantised_keep_probability(tiny_merger, live):
+    from mmmo.merge.random_keep import quantized_density
+
+    pool = tiny_merger.pool
+    tiny_merger.apply(MergePlan.uniform("dare_linear", ("alpha",), weight=1.0, density=0.3, seed=2))
+    name = "model.layers.1.mlp.up_proj.weight"
+    delta = live(tiny_merger)[name] - pool.base_state[name]
+    kept = delta != 0
+    assert quantized_density(0.3) != 0.3
+    torch.testing.assert_close(
+        delta[kept], pool.delta("alpha")[name][kept] / quantized_density(0.3), rtol=1e-4, atol=1e-6
+    )

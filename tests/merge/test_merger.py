@@ -105,3 +105,31 @@ def test_merge_on_cuda_matches_cpu(tiny_pool, tiny_merger, live):
     expected = live(tiny_merger)
     for name, tensor in live(gpu).items():
         torch.testing.assert_close(tensor.cpu(), expected[name])
+
+
+def test_dare_masks_do_not_depend_on_the_chunk_size(tiny_pool, tiny_merger, live):
+    plan = MergePlan.uniform("dare_ties", tiny_pool.names, weight=[1.0, 0.3, 0.6], density=0.4, seed=9)
+    small = Merger(tiny_pool, chunk=128)
+    small.apply(plan)
+    tiny_merger.apply(plan)
+    expected = live(tiny_merger)
+    for name, tensor in live(small).items():
+        torch.testing.assert_close(tensor, expected[name])
+
+
+def test_merge_runs_on_its_own_thread_count_and_restores_torchs(tiny_pool):
+    threads = torch.get_num_threads()
+    merger = Merger(tiny_pool, threads=threads + 1)
+    seen = []
+    original = merger._merge
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        original(*args)
+
+    merger._merge = spy
+    merger.apply(MergePlan.uniform("task_arithmetic", tiny_pool.names))
+    assert seen == [threads + 1]
+    assert torch.get_num_threads() == threads
+    with pytest.raises(MergeError, match="threads must be at least 1, got 0"):
+        Merger(tiny_pool, threads=0)

@@ -47,3 +47,12 @@ def constant_answer_task(name: str, answer_token: int, n: int = 32, seed: int = 
 def conflicting_tasks() -> list[TaskExamples]:
     """Two tasks that ask the same prompts' kind for different answer tokens."""
     return [constant_answer_task("a", 10, seed=1), constant_answer_task("b", 20, seed=2)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: one thread is faster than two fighting over a busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

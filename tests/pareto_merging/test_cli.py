@@ -1,5 +1,6 @@
 """``mmmo pareto-merge CONFIG`` in a subprocess, as a user runs it."""
 
+import os
 import subprocess
 import sys
 
@@ -29,8 +30,14 @@ def _write(tmp_path, zoo, **overrides):
 
 
 def _mmmo(*args):
+    # One thread: the zoo's models are tiny, and two threads fight over a busy CI CPU.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "mmmo.cli", *map(str, args)], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mmmo.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
 
 

@@ -120,3 +120,11 @@ def test_warm_start_cache_holds_no_history_and_does_not_change_the_fit():
     warm_mean = warm.posterior(test_X).mean
     cold_mean = cold.posterior(test_X).mean
     assert torch.allclose(warm_mean, cold_mean, atol=2e-2 * Y.std(dim=0).max())
+
+
+@pytest.mark.parametrize("name", ["qlognehvi", "qlognparego"])
+def test_a_batch_of_one_is_proposed(name):
+    X, Y = problem()
+    with mock_optimize_context_manager():
+        candidate = make_proposer(name, seed=0, num_restarts=2, raw_samples=16).propose(X, Y, EMPTY, 1)
+    assert candidate.shape == (1, 3)

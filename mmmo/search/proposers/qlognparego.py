@@ -76,9 +76,9 @@ class QLogNParEGOProposer:
             ]
             candidates, _ = optimize_acqf(
                 # The first acquisition is named too: BoTorch 0.18 checks for one
-                # before it switches to the sequence.
+                # before it switches to the sequence, and refuses a sequence for q=1.
                 acq_function=acquisitions[0],
-                acq_function_sequence=acquisitions,
+                acq_function_sequence=acquisitions if n > 1 else None,
                 bounds=torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).double(),
                 q=n,
                 num_restarts=self.num_restarts,
