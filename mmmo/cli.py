@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -52,6 +53,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mmmo.plots import plot_campaign
     from mmmo.zoo import ZooConfig, build_zoo, zoo_dir
 
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        # The zoo's tensors are tiny: a second thread adds synchronisation, not
+        # speed, and on a busy 2-core machine it made the demo several times slower.
+        torch.set_num_threads(1)
     out = Path(args.out)
     db, config_path = out / "demo.db", out / "demo.yaml"
     if db.exists():

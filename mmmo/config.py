@@ -294,7 +294,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     return "\n".join(f"{source}: {where}: {'; or: '.join(ms)}" for where, ms in messages.items())
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
+    """The parsed contents of a YAML file; a missing file or bad YAML is a ConfigError naming it."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -346,7 +347,7 @@ def load_space(value: str | Path) -> SpaceConfig:
     if not path.is_file():
         presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
         raise ConfigError(f"space: no preset or file {text!r}; presets are {presets}")
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         return SpaceConfig.model_validate(raw)
     except ValidationError as exc:
@@ -368,5 +369,5 @@ def parse_config(data: Any, source: str = "config", root: Path | None = None) ->
 def load_config(path: str | Path) -> CampaignConfig:
     """Read and validate a campaign YAML file; relative paths resolve against its folder."""
     path = Path(path)
-    return parse_config(_read_yaml(path), source=str(path), root=path.resolve().parent)
+    return parse_config(read_yaml(path), source=str(path), root=path.resolve().parent)
 

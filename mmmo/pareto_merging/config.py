@@ -28,7 +28,6 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mmmo.config import (
@@ -39,6 +38,7 @@ from mmmo.config import (
     ObjectiveSpec,
     SpaceConfig,
     format_validation_error,
+    read_yaml,
 )
 from mmmo.errors import ConfigError, MergeError
 from mmmo.pareto_merging.merged import DEFAULT_TARGETS
@@ -229,10 +229,4 @@ def parse_pareto_config(data: Any, source: str = "config", root: Path | None = N
 def load_pareto_config(path: str | Path) -> ParetoMergeConfig:
     """Read and validate a Pareto Merging YAML file."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_pareto_config(raw, source=str(path), root=path.resolve().parent)
+    return parse_pareto_config(read_yaml(path), source=str(path), root=path.resolve().parent)

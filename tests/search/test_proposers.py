@@ -2,6 +2,7 @@ import pytest
 import torch
 from botorch.test_utils.mock import mock_optimize_context_manager
 
+import mmmo.search.proposers.gp as gp_module
 import mmmo.search.proposers.qlognehvi as qlognehvi_module
 from mmmo.errors import ConfigError
 from mmmo.search.proposers import make_proposer
@@ -87,7 +88,7 @@ def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeyp
         seen["X_pending"], seen["ref_point"] = kwargs["X_pending"], kwargs["ref_point"]
         return original(**kwargs)
 
-    monkeypatch.setattr(qlognehvi_module, "fit_gp", recording_fit)
+    monkeypatch.setattr(gp_module, "fit_gp", recording_fit)
     monkeypatch.setattr(qlognehvi_module, "qLogNoisyExpectedHypervolumeImprovement", recording_acquisition)
     ref_point = torch.tensor([-2.0, -2.0], dtype=torch.float64)
     with mock_optimize_context_manager():

@@ -23,7 +23,10 @@ from botorch.models.transforms import Normalize, Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-__all__ = ["HyperparameterCache", "fit_gp"]
+from mmmo.search.proposers.base import check_inputs, complete_rows
+from mmmo.search.proposers.sobol import SobolProposer
+
+__all__ = ["GPProposer", "HyperparameterCache", "fit_gp"]
 
 
 class HyperparameterCache:
@@ -85,3 +88,61 @@ def fit_gp(
             cache.put(key, {name: value.detach().clone() for name, value in model.named_parameters()})
         models.append(model)
     return ModelListGP(*models)
+
+
+class GPProposer:
+    """What the model-based proposers share: settings, input checks, the Sobol
+    fallback, seeding, and the GP fit. A subclass implements :meth:`_candidates`.
+
+    Args:
+        seed: Seed of the Monte Carlo samples and the optimiser's starting points;
+            together with the history it fixes the proposal.
+        num_restarts: Starting points of the acquisition optimisation per candidate.
+        raw_samples: Quasi-random points scored to pick the starting points.
+        mc_samples: Quasi-Monte Carlo samples of the posterior.
+        maxiter: L-BFGS-B iterations per candidate.
+        warm_start: Start each GP fit from the previous call's hyperparameters.
+
+    With fewer than two complete observations there is nothing to model and the
+    proposal falls back to the Sobol design.
+    """
+
+    name = "gp"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        num_restarts: int = 10,
+        raw_samples: int = 256,
+        mc_samples: int = 128,
+        maxiter: int = 200,
+        warm_start: bool = True,
+    ) -> None:
+        self.seed = seed
+        self.num_restarts = num_restarts
+        self.raw_samples = raw_samples
+        self.mc_samples = mc_samples
+        self.maxiter = maxiter
+        self.hyperparameters = HyperparameterCache() if warm_start else None
+
+    def propose(
+        self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
+    ) -> Tensor:
+        check_inputs(X, Y, pending, n)
+        X_done, Y_done = complete_rows(X, Y)
+        if X_done.shape[0] < 2:
+            return SobolProposer(self.seed).propose(X, Y, pending, n)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed * 1_000_003 + X.shape[0] + pending.shape[0])
+            model = fit_gp(X_done, Y_done, self.hyperparameters)
+            candidates = self._candidates(model, X_done, Y_done, pending.double(), n, ref_point)
+        return candidates.detach().clamp(0.0, 1.0)  # n x d
+
+    def _candidates(
+        self, model: ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
+    ) -> Tensor:
+        """``n x d`` candidates from the fitted model and the complete history."""
+        raise NotImplementedError
+
+    def _options(self) -> dict[str, Any]:
+        return {"batch_limit": self.num_restarts, "maxiter": self.maxiter}

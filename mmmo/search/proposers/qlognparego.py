@@ -21,69 +21,46 @@ from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
 from torch import Tensor
 
-from mmmo.search.proposers.base import check_inputs, complete_rows
-from mmmo.search.proposers.gp import HyperparameterCache, fit_gp
-from mmmo.search.proposers.sobol import SobolProposer
+from botorch.models import ModelListGP
+
+from mmmo.search.proposers.gp import GPProposer
 
 __all__ = ["QLogNParEGOProposer"]
 
 
-class QLogNParEGOProposer:
-    """Propose batches by qLogNParEGO (arguments as :class:`QLogNEHVIProposer`).
+class QLogNParEGOProposer(GPProposer):
+    """Propose batches by qLogNParEGO (arguments as :class:`GPProposer`).
 
     The reference point is not used: scalarisations are normalised to the observed range.
     """
 
     name = "qlognparego"
 
-    def __init__(
-        self,
-        seed: int = 0,
-        num_restarts: int = 10,
-        raw_samples: int = 256,
-        mc_samples: int = 128,
-        maxiter: int = 200,
-        warm_start: bool = True,
-    ) -> None:
-        self.seed = seed
-        self.num_restarts = num_restarts
-        self.raw_samples = raw_samples
-        self.mc_samples = mc_samples
-        self.maxiter = maxiter
-        self.hyperparameters = HyperparameterCache() if warm_start else None
-
-    def propose(
-        self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
+    def _candidates(
+        self, model: ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
     ) -> Tensor:
-        check_inputs(X, Y, pending, n)
-        X_done, Y_done = complete_rows(X, Y)
-        if X_done.shape[0] < 2:
-            return SobolProposer(self.seed).propose(X, Y, pending, n)
-        with torch.random.fork_rng():
-            torch.manual_seed(self.seed * 1_000_003 + X.shape[0] + pending.shape[0])
-            model = fit_gp(X_done, Y_done, self.hyperparameters)
-            weights = sample_simplex(Y_done.shape[-1], n=n, dtype=torch.float64)  # n x m
-            acquisitions = [
-                qLogNParEGO(
-                    model=model,
-                    X_baseline=X_done,
-                    scalarization_weights=w,
-                    sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed),
-                    X_pending=pending.double() if pending.shape[0] else None,
-                    prune_baseline=True,
-                )
-                for w in weights
-            ]
-            candidates, _ = optimize_acqf(
-                # The first acquisition is named too: BoTorch 0.18 checks for one
-                # before it switches to the sequence, and refuses a sequence for q=1.
-                acq_function=acquisitions[0],
-                acq_function_sequence=acquisitions if n > 1 else None,
-                bounds=torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).double(),
-                q=n,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
-                sequential=True,
-                options={"batch_limit": self.num_restarts, "maxiter": self.maxiter},
+        weights = sample_simplex(Y.shape[-1], n=n, dtype=torch.float64)  # n x m
+        acquisitions = [
+            qLogNParEGO(
+                model=model,
+                X_baseline=X,
+                scalarization_weights=w,
+                sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed),
+                X_pending=pending if pending.shape[0] else None,
+                prune_baseline=True,
             )
-        return candidates.detach().clamp(0.0, 1.0)  # n x d
+            for w in weights
+        ]
+        candidates, _ = optimize_acqf(
+            # The first acquisition is named too: BoTorch 0.18 checks for one
+            # before it switches to the sequence, and refuses a sequence for q=1.
+            acq_function=acquisitions[0],
+            acq_function_sequence=acquisitions if n > 1 else None,
+            bounds=torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).double(),
+            q=n,
+            num_restarts=self.num_restarts,
+            raw_samples=self.raw_samples,
+            sequential=True,
+            options=self._options(),
+        )
+        return candidates
