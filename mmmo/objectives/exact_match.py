@@ -34,7 +34,7 @@ from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
 from mmmo.objectives.data import read_answer_rows, subsample
 from mmmo.objectives.guard import measure
 from mmmo.objectives.stats import mean_and_stderr
-from mmmo.objectives.teacher_forcing import pack_continuations
+from mmmo.objectives.teacher_forcing import continuation_logits, pack_continuations
 from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids, special_id
 
 # Logit gap by which the gold token must beat every other token, per dtype,
@@ -153,18 +153,10 @@ def greedy_certified(model: Any, batches: PackedBatches) -> torch.Tensor:
     """
     certified = torch.zeros(batches.num_rows, dtype=torch.bool)
     for batch in batches.on(model_device(model)):
-        keep = int(batch.scored.max()) + 1
-        logits = model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            position_ids=batch.position_ids,
-            logits_to_keep=keep,
-        ).logits[:, :-1]  # B x (keep - 1) x V: predictions of the last keep - 1 tokens
+        logits, targets, scored = continuation_logits(model, batch)
         margin = TIE_MARGIN.get(logits.dtype, 0.5)
         logits = logits.float()
-        targets = batch.input_ids[:, -(keep - 1) :, None]  # B x (keep - 1) x 1
-        offsets = torch.arange(keep - 1, device=targets.device)
-        scored = offsets[None, :] >= (keep - 1 - batch.scored)[:, None]  # B x (keep - 1)
+        targets = targets[..., None]  # B x W x 1
         target_logit = logits.gather(-1, targets).squeeze(-1)
         runner_up = logits.scatter(-1, targets, float("-inf")).amax(-1)
         wins = (target_logit - runner_up > margin) | ~scored

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mmmo.objectives.batches import PackedBatches, model_device
+from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,7 @@ def score_continuations(model: Any, batches: PackedBatches) -> ContinuationScore
     correct = torch.zeros(batches.num_rows, dtype=torch.long)
     tokens = torch.zeros(batches.num_rows, dtype=torch.long)
     for batch in batches.on(model_device(model)):
-        keep = int(batch.scored.max()) + 1
-        logits = model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            position_ids=batch.position_ids,
-            logits_to_keep=keep,
-        ).logits[:, :-1]  # B x (keep - 1) x V: predictions of the last keep - 1 tokens
-        targets = batch.input_ids[:, -(keep - 1) :]  # B x (keep - 1)
-        offsets = torch.arange(keep - 1, device=targets.device)
-        # Row b scores its last scored[b] tokens of the window.
-        scored = offsets[None, :] >= (keep - 1 - batch.scored)[:, None]  # B x (keep - 1)
+        logits, targets, scored = continuation_logits(model, batch)
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         target_log_probs = log_probs.gather(-1, targets[..., None]).squeeze(-1)
         hits = logits.argmax(dim=-1) == targets
@@ -57,6 +47,28 @@ def score_continuations(model: Any, batches: PackedBatches) -> ContinuationScore
         correct[rows] = (hits & scored).sum(-1).cpu()
         tokens[rows] = batch.scored.cpu()
     return ContinuationScores(logprob=logprob, correct=correct, tokens=tokens)
+
+
+def continuation_logits(model: Any, batch: TokenBatch) -> tuple[Tensor, Tensor, Tensor]:
+    """One teacher-forced forward pass over the window that holds every scored token.
+
+    Returns:
+        ``logits`` (``B x W x V``, the predictions of the window's tokens),
+        ``targets`` (``B x W``, the tokens themselves) and ``scored``
+        (``B x W``, True on the tokens row ``b`` scores: its last ``scored[b]``),
+        where ``W = max(batch.scored)``.
+    """
+    keep = int(batch.scored.max()) + 1
+    logits = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+        logits_to_keep=keep,
+    ).logits[:, :-1]  # B x (keep - 1) x V: predictions of the last keep - 1 tokens
+    targets = batch.input_ids[:, -(keep - 1) :]  # B x (keep - 1)
+    offsets = torch.arange(keep - 1, device=targets.device)
+    scored = offsets[None, :] >= (keep - 1 - batch.scored)[:, None]  # B x (keep - 1)
+    return logits, targets, scored
 
 
 def pack_continuations(
