@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mmmo.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 
@@ -354,16 +357,28 @@ def load_space(value: str | Path) -> SpaceConfig:
         raise ConfigError(format_validation_error(exc, str(path))) from None
 
 
-def parse_config(data: Any, source: str = "config", root: Path | None = None) -> CampaignConfig:
-    """Validate a raw mapping (from YAML or Python) into a :class:`CampaignConfig`."""
+def validate_mapping(
+    model: type[ModelT],
+    data: Any,
+    source: str,
+    root: Path | None,
+    resolve: Callable[[dict[str, Any], Path], dict[str, Any]],
+) -> ModelT:
+    """Validate a raw top-level mapping into ``model``; relative paths are made
+    absolute against ``root`` by ``resolve`` first. Errors name ``source`` and the field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     if root is not None:
-        data = _resolve_paths(data, root)
+        data = resolve(data, root)
     try:
-        return CampaignConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def parse_config(data: Any, source: str = "config", root: Path | None = None) -> CampaignConfig:
+    """Validate a raw mapping (from YAML or Python) into a :class:`CampaignConfig`."""
+    return validate_mapping(CampaignConfig, data, source, root, _resolve_paths)
 
 
 def load_config(path: str | Path) -> CampaignConfig:

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mmmo.config import (
     Budget,
@@ -37,8 +37,8 @@ from mmmo.config import (
     ModelSpec,
     ObjectiveSpec,
     SpaceConfig,
-    format_validation_error,
     read_yaml,
+    validate_mapping,
 )
 from mmmo.errors import ConfigError, MergeError
 from mmmo.pareto_merging.merged import DEFAULT_TARGETS
@@ -216,14 +216,7 @@ def _resolve(data: dict[str, Any], root: Path) -> dict[str, Any]:
 
 def parse_pareto_config(data: Any, source: str = "config", root: Path | None = None) -> ParetoMergeConfig:
     """Validate a raw mapping into a :class:`ParetoMergeConfig` (errors name the field)."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-    if root is not None:
-        data = _resolve(data, root)
-    try:
-        return ParetoMergeConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_mapping(ParetoMergeConfig, data, source, root, _resolve)
 
 
 def load_pareto_config(path: str | Path) -> ParetoMergeConfig:
