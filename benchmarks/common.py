@@ -193,11 +193,17 @@ def _value(measurement) -> float:
     return float("nan") if measurement.value is None else float(measurement.value)
 
 
+#: Changes whenever the same plan would merge to other weights (a new DARE mask
+#: stream, say), so a cache of scores never outlives the merges it scored.
+MERGE_FORMAT = "hashmask1"
+
+
 def default_cache_file(zoo_name: str, limit: int | None) -> Path:
-    """Where the evaluation cache of a zoo and example limit lives by default."""
+    """Where the evaluation cache of a zoo, example limit and merge format lives by default."""
     from mmmo.demo import DEMO_LIMIT
 
-    return RESULTS_DIR / f"eval_cache_{zoo_name}_limit{DEMO_LIMIT if limit is None else limit}.jsonl"
+    limit = DEMO_LIMIT if limit is None else limit
+    return RESULTS_DIR / f"eval_cache_{zoo_name}_limit{limit}_{MERGE_FORMAT}.jsonl"
 
 
 def json_ready(value):

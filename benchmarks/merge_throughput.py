@@ -7,7 +7,9 @@ task_arithmetic, ties and dare_ties. In the same run it measures:
 - the read ceiling: ``tensor.sum()`` over the same K + 1 tensors' bytes;
 - mergekit 0.1.5's own in-process merge (``run_merge``) of the same plan;
 - the process's peak resident memory (VmHWM, reset before each phase), less
-  the resident memory before the pool was loaded, in three phases: loading the
+  the resident memory before the pool was loaded (with the modules loading
+  needs already imported, so code pages are not counted as model memory; the
+  number of MiB that leaves over K + 2 model copies is printed), in three phases: loading the
   pool and the live model; the first trial of each method (which builds the
   magnitude indexes and scratch buffers once); and the timed merges.
 
@@ -116,6 +118,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         base_path, source_paths = build_checkpoints(root, args.layers)
+        # Modules the load imports lazily, imported now: their code is not model memory.
+        import transformers
+
+        for name in ("AutoConfig", "AutoModelForCausalLM", "AutoTokenizer"):
+            getattr(transformers, name)
         release_free_memory()
         rss_before_pool = _rss_kib("VmRSS")
         _reset_peak_rss()
@@ -171,8 +178,10 @@ def main() -> None:
     print("first trial of each method (builds magnitude indexes): "
           + ", ".join(f"{m} {s:.2f} s" for m, s in first_seconds.items())
           + f"; peak {sizes(first_peak_kib):.2f} x")
-    print(f"peak while merging: {peak_kib / 2**20:.2f} GiB = {peak_ratio:.2f} x model size "
-          f"(limit {len(pool.names) + 2} x)")
+    floor_kib = (len(pool.names) + 2) * model_bytes / 1024  # base + K task vectors + live model
+    print(f"peak while merging: {peak_kib / 2**20:.2f} GiB = {peak_ratio:.3f} x model size "
+          f"(limit {len(pool.names) + 2} x; {(peak_kib - floor_kib) / 1024:+.1f} MiB beside base, "
+          f"{len(pool.names)} task vectors and the live model)")
     print(f"{'method':<16}{'ms':>10}{'GB/s':>8}{'ratio':>8}{'mergekit s':>12}{'speedup':>9}")
     summary = {}
     for method, r in results.items():

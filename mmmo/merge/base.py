@@ -110,16 +110,20 @@ class TensorJob:
         for start in range(0, n, size):
             yield start, min(start + size, n)
 
-    def generator(self, source: int) -> torch.Generator:
-        """A generator seeded from (plan seed, tensor name, source position) with a stable hash.
+    def stream_key(self, source: int) -> int:
+        """A 64-bit key from (plan seed, tensor name, source position), by a stable hash.
 
-        One stream per source keeps each source's mask independent of the
-        others' and of how the tensor is cut into chunks.
+        One stream per source keeps each source's random mask independent of
+        the others'; the mask is a function of this key and the entry's index
+        (:mod:`mmmo.merge.random_keep`).
         """
         key = f"{self.seed}\x00{self.name}\x00{source}"
-        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+    def generator(self, source: int) -> torch.Generator:
+        """A torch generator seeded with :meth:`stream_key` (DELLA's per-entry draws)."""
         generator = torch.Generator(device=self.base.device)
-        generator.manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
+        generator.manual_seed(self.stream_key(source) & ((1 << 63) - 1))
         return generator
 
 

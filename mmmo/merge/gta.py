@@ -19,6 +19,11 @@ run on cache-resident scratch; nothing is allocated after the first trial.
 Masks are float 0/1 tensors built with float ops only: on CPUs, comparisons
 into bool tensors, bool-float products and ``masked_fill_`` cost several
 times an elementwise float op.
+
+Contiguous float32 tensors on the CPU go to the one-pass C kernel instead
+(:mod:`mmmo.merge.native`): each entry of the base and the task vectors is
+read once and the merged entry written once, with the same keep rules and
+masks; the torch path is the fallback for other dtypes and devices.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mmmo.merge import native
 from mmmo.merge.base import STREAM_CHUNK, TensorJob
 from mmmo.merge.random_keep import draw_keep_mask, keep_level, quantized_density
 
@@ -68,6 +74,14 @@ def _below(value: float, dtype: torch.dtype) -> float:
     return float(torch.nextafter(here, torch.tensor(-math.inf, dtype=dtype)))
 
 
+def _coefficient(job: TensorJob, k: int, keep: Keep) -> float:
+    """``c_k``: the weight, divided by the keep probability of a rescaled Bernoulli keep."""
+    weight = job.params[k].weight
+    if keep.kind == "bernoulli" and keep.rescale and keep_level(keep.prob) > 0:
+        return weight / quantized_density(keep.prob)
+    return weight
+
+
 def _kept(
     job: TensorJob, k: int, keep: Keep, start: int, stop: int, out: Tensor, generator: torch.Generator | None
 ) -> tuple[Tensor, float]:
@@ -89,9 +103,9 @@ def _kept(
         level = keep_level(keep.prob)
         if level == 0:
             return out.zero_(), weight
-        mask = draw_keep_mask(generator, level, job.scratch.get("keep_mask", stop - start, torch.float32), job.scratch)
+        mask = draw_keep_mask(job.stream_key(k), start, level, job.scratch.get("keep_mask", stop - start, out.dtype))
         torch.mul(delta, mask, out=out)
-        return out, weight / quantized_density(keep.prob) if keep.rescale else weight
+        return out, _coefficient(job, k, keep)
     if keep.kind == "probs":
         probs = keep.probs[start:stop]
         mask = job.scratch.get("keep_mask", stop - start, torch.bool)
@@ -107,7 +121,7 @@ def _kept(
 
 
 def _generators(job: TensorJob, keeps: Sequence[Keep]) -> list[torch.Generator | None]:
-    return [job.generator(k) if keep.random else None for k, keep in enumerate(keeps)]
+    return [job.generator(k) if keep.kind == "probs" else None for k, keep in enumerate(keeps)]
 
 
 def _weighted_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: float) -> None:
@@ -177,6 +191,32 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
         torch.add(job.base[start:stop], agreeing, alpha=lam, out=job.out[start:stop])
 
 
+def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normalize: bool, lam: float) -> bool:
+    """Merge with the C kernel when it takes this job; return whether it did."""
+    if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
+        return False
+    if not native.usable(job.base, job.out, *job.deltas):
+        return False
+    total = sum(job.weights)
+    native.gta_merge(
+        job.base,
+        job.deltas,
+        kinds=[keep.kind for keep in keeps],
+        lows=[keep.low for keep in keeps],
+        highs=[keep.high for keep in keeps],
+        levels=[keep_level(keep.prob) if keep.kind == "bernoulli" else 0 for keep in keeps],
+        keys=[job.stream_key(k) if keep.kind == "bernoulli" else 0 for k, keep in enumerate(keeps)],
+        coefficients=[_coefficient(job, k, keep) for k, keep in enumerate(keeps)],
+        weights=job.weights,
+        consensus=consensus,
+        normalize=normalize,
+        scalar_divisor=total if normalize and abs(total) >= 1e-8 else 1.0,
+        lam=lam,
+        out=job.out,
+    )
+    return True
+
+
 def generalized_task_arithmetic(
     job: TensorJob,
     keeps: Sequence[Keep],
@@ -185,6 +225,8 @@ def generalized_task_arithmetic(
     lam: float,
 ) -> None:
     """Merge ``job`` into ``job.out`` (see the module docstring for the formula)."""
+    if _native_merge(job, keeps, consensus, normalize, lam):
+        return
     if consensus:
         _consensus_sum(job, keeps, normalize, lam)
     else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mmmo.merge import native
 from mmmo.merge.base import Scratch
 
 DEFAULT_BINS = 1024
@@ -76,9 +77,16 @@ class MagnitudeIndex:
         high = float(self.values[min(position + 1, len(self.values) - 1)])
         below = int(self.below[position])
         n = delta.numel()
-        step = max(_ROW, chunk - chunk % _ROW)
-        inside = [_bracket_entries(delta[start : start + step], low, high, scratch) for start in range(0, n, step)]
-        candidates = torch.cat(inside).sort().values
+        if native.usable(delta):
+            # One read of delta in C; a bracket holds about n / B entries.
+            capacity = 2 * n // max(1, len(self.values) - 1) + 1024
+            candidates = native.bracket_magnitudes(delta, low, high, capacity).sort().values
+        else:
+            step = max(_ROW, chunk - chunk % _ROW)
+            inside = [
+                _bracket_entries(delta[start : start + step], low, high, scratch) for start in range(0, n, step)
+            ]
+            candidates = torch.cat(inside).sort().values
         # shape: [m], the entries of the bracket, ascending; rank - below indexes it.
         return float(candidates[rank - below])
 

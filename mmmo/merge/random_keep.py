@@ -1,18 +1,22 @@
-"""Seeded Bernoulli keep-masks (DARE) drawn as random bytes instead of random floats.
+"""Seeded Bernoulli keep-masks (DARE) from a counter-based hash.
 
 A keep/drop decision needs a few random bits, not the 24 of a ``torch.rand``
-float, and drawing the generator is the slowest step of a DARE merge. So each
-64-bit draw (``random_`` over the full int64 range, so every bit is uniform) is
-split into ``64 / KEEP_BITS`` signed integers ``u`` uniform on
-``[-2^(b-1), 2^(b-1))``, and an entry is kept iff ``u < level - 2^(b-1)`` with
-``level = round(density * 2^b)``. The keep probability is therefore the
-quantised ``level / 2^b`` (steps of ``1 / 256`` for ``b = 8``); rescaling
-divides by exactly that probability, so the merge stays unbiased. Densities
-below ``1 / 512`` keep nothing.
+float, and it must not depend on how a tensor is cut into chunks, on which
+device or in which order the chunks are merged. So every entry's bits are a
+hash of its position: entry ``i`` of a tensor draws byte ``i mod 4`` of
 
-Draws are consumed in entry order from one generator per (plan seed, tensor
-name, source position), so a mask depends neither on the other sources nor,
-for chunk sizes that are multiples of ``64 / KEEP_BITS``, on the chunk size.
+    h(i) = mix32((mix32(lo32(i // 4) ^ key_lo) + hi32(i // 4)) ^ key_hi)
+
+where ``mix32`` is a 32-bit integer finaliser (xorshift-multiply, "lowbias32")
+and the 64-bit ``key`` is a hash of (plan seed, tensor name, source position)
+(:meth:`mmmo.merge.base.TensorJob.stream_key`). The byte ``u`` is uniform on
+``[0, 256)``; an entry is kept iff ``u < level`` with ``level = round(density
+* 256)``, so the keep probability is the quantised ``level / 256`` (steps of
+``1 / 256``), and rescaling divides by exactly that probability, which keeps
+the merge unbiased. Densities below ``1 / 512`` keep nothing.
+
+The C kernel (``gta_kernel.c``) computes the same bytes, so a merge gives the
+same mask with or without it, on the CPU or a GPU.
 """
 
 from __future__ import annotations
@@ -22,12 +26,9 @@ from torch import Tensor
 
 from mmmo.merge.base import Scratch
 
-# Bits per Bernoulli draw. 8 bits is 8 draws per 64-bit generator call, twice
-# the rate of 16 bits; measured with benchmarks/merge_throughput.py.
+# Bits per Bernoulli draw (four draws per 32-bit hash).
 KEEP_BITS = 8
-_DRAW_DTYPE = {8: torch.int8, 16: torch.int16}[KEEP_BITS]
-_PER_WORD = 64 // KEEP_BITS
-_HALF = 1 << (KEEP_BITS - 1)
+_MASK32 = 0xFFFFFFFF
 
 
 def keep_level(density: float) -> int:
@@ -40,21 +41,54 @@ def quantized_density(density: float) -> float:
     return keep_level(density) / (1 << KEEP_BITS)
 
 
-def draw_keep_mask(generator: torch.Generator, level: int, out: Tensor, scratch: Scratch) -> Tensor:
-    """Write a float 0/1 mask into ``out: [m]`` (float32), each entry 1 with probability ``level / 2^b``.
+def _mix32(x: Tensor) -> Tensor:
+    """lowbias32 on int64 tensors holding values in ``[0, 2^32)`` (in place).
+
+    Products are reduced to their low 32 bits; where an int64 product wraps,
+    its low 32 bits are still those of the true product.
+    """
+    x.bitwise_xor_(x >> 16)
+    x.mul_(0x7FEB352D).bitwise_and_(_MASK32)
+    x.bitwise_xor_(x >> 15)
+    x.mul_(0x846CA68B).bitwise_and_(_MASK32)
+    x.bitwise_xor_(x >> 16)
+    return x
+
+
+def hash_words(key: int, first_word: int, count: int, device: torch.device | str = "cpu") -> Tensor:
+    """``h`` of words ``first_word .. first_word + count - 1`` as int64 ``[count]`` (values below 2^32)."""
+    key_lo, key_hi = key & _MASK32, (key >> 32) & _MASK32
+    words = torch.arange(first_word, first_word + count, dtype=torch.int64, device=device)
+    high = words >> 32
+    x = _mix32(words.bitwise_and_(_MASK32).bitwise_xor_(key_lo))
+    x.add_(high).bitwise_and_(_MASK32).bitwise_xor_(key_hi)
+    return _mix32(x)
+
+
+def keep_bytes(key: int, start: int, count: int, device: torch.device | str = "cpu") -> Tensor:
+    """The hash bytes ``u`` of entries ``start .. start + count - 1``, int64 ``[count]`` in ``[0, 256)``."""
+    first_word = start >> 2
+    words = ((start + count + 3) >> 2) - first_word
+    hashes = hash_words(key, first_word, words, device)
+    shifts = torch.arange(0, 32, 8, dtype=torch.int64, device=device)
+    # bytes: [words, 4] -> [4 * words], byte b of word w at 4 * w + b.
+    every = ((hashes[:, None] >> shifts) & 0xFF).reshape(-1)
+    offset = start & 3
+    return every[offset : offset + count]
+
+
+def draw_keep_mask(key: int, start: int, level: int, out: Tensor, scratch: Scratch | None = None) -> Tensor:
+    """Write the float 0/1 keep mask of entries ``start .. start + m - 1`` into ``out: [m]``.
 
     Args:
-        generator: Consumed for ``ceil(m / (64 / b))`` 64-bit draws.
-        level: From :func:`keep_level`.
-        out: Float32 destination, ``[m]``.
-        scratch: Work buffers (the raw draws live there).
+        key: The stream's 64-bit key (:meth:`~mmmo.merge.base.TensorJob.stream_key`).
+        start: Index of ``out[0]``'s entry in the flat tensor.
+        level: From :func:`keep_level`; entries with a hash byte below it are kept.
+        out: Float destination, ``[m]``, on the device the hash is computed on.
+        scratch: Unused; kept so callers need not know whether a buffer helps.
     """
-    m = out.numel()
-    words = scratch.get("random_words", -(-m // _PER_WORD), torch.int64)
-    words.random_(-(1 << 63), None, generator=generator)  # full range: every byte uniform
-    draws = words.view(_DRAW_DTYPE)[:m]
-    # For integers, threshold - u >= 1 iff u < threshold, and <= 0 otherwise,
-    # so clamping to [0, 1] gives the mask exactly without a bool tensor
-    # (bool compares and bool-float products are several times slower on CPUs).
-    out.copy_(draws)  # small integers: exact in float32
-    return out.neg_().add_(level - _HALF).clamp_(0.0, 1.0)
+    u = keep_bytes(key, start, out.numel(), out.device)
+    # For integers, level - u >= 1 iff u < level, and <= 0 otherwise: clamping
+    # to [0, 1] gives the mask without a bool tensor.
+    out.copy_(u.neg_().add_(level))
+    return out.clamp_(0.0, 1.0)

@@ -129,3 +129,32 @@ def test_a_batch_of_one_is_proposed(name):
     with mock_optimize_context_manager():
         candidate = make_proposer(name, seed=0, num_restarts=2, raw_samples=16).propose(X, Y, EMPTY, 1)
     assert candidate.shape == (1, 3)
+
+
+def test_batched_model_has_the_posterior_of_the_model_list():
+    X, Y = problem(n=14, d=3, m=2, seed=2)
+    model_list = fit_gp(X, Y)
+    batched = gp_module.batched_model(model_list, X, Y)
+    test_X = torch.rand(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    ours, theirs = batched.posterior(test_X), model_list.posterior(test_X)
+    torch.testing.assert_close(ours.mean, theirs.mean)
+    torch.testing.assert_close(ours.variance, theirs.variance)
+
+
+def test_only_warm_started_fits_are_capped(monkeypatch):
+    X, Y = problem(n=12)
+    seen = []
+
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None):
+        seen.append(optimizer_options)
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options)
+
+    monkeypatch.setattr(gp_module, "fit_gp", recording_fit)
+    proposer = make_proposer("qlognehvi", warm_fit_maxiter=7)
+    cold = make_proposer("qlognehvi", warm_start=False, warm_fit_maxiter=7)
+    with mock_optimize_context_manager():
+        proposer.propose(X[:-1], Y[:-1], EMPTY, 1)
+        proposer.propose(X, Y, EMPTY, 1)
+        cold.propose(X, Y, EMPTY, 1)
+        cold.propose(X, Y, EMPTY, 1)
+    assert seen == [None, {"maxiter": 7}, None, None]

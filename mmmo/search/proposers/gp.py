@@ -90,6 +90,27 @@ def fit_gp(
     return ModelListGP(*models)
 
 
+def batched_model(model_list: ModelListGP, X: Tensor, Y: Tensor) -> SingleTaskGP:
+    """The same GPs as one multi-output ``SingleTaskGP`` (a batch of ``m`` independent GPs).
+
+    Each member keeps the hyperparameters it was fitted with; only the
+    container changes. The acquisition function then evaluates one batched
+    posterior per call instead of ``m`` separate ones and their concatenation,
+    which is most of its cost on histories of tens to hundreds of points.
+    """
+    d = X.shape[-1]
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X)
+    batched = SingleTaskGP(
+        X, Y, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(Y.shape[-1])
+    )
+    with torch.no_grad():
+        members = [dict(member.named_parameters()) for member in model_list.models]
+        for name, parameter in batched.named_parameters():
+            for j, member in enumerate(members):
+                parameter[j].copy_(member[name].reshape(parameter[j].shape))
+    return batched.eval()
+
+
 class GPProposer:
     """What the model-based proposers share: settings, input checks, the Sobol
     fallback, seeding, and the GP fit. A subclass implements :meth:`_candidates`.
@@ -102,6 +123,12 @@ class GPProposer:
         mc_samples: Quasi-Monte Carlo samples of the posterior.
         maxiter: L-BFGS-B iterations per candidate.
         warm_start: Start each GP fit from the previous call's hyperparameters.
+        warm_fit_maxiter: L-BFGS-B iterations of a warm-started GP fit (None:
+            the fit's own default). A warm fit starts next to its optimum,
+            since a few new points move the hyperparameters little; an
+            uncapped fit can still spend hundreds of iterations polishing
+            lengthscales that barely change the acquisition. Cold fits (the
+            first call, or ``warm_start=False``) are never capped.
 
     With fewer than two complete observations there is nothing to model and the
     proposal falls back to the Sobol design.
@@ -115,14 +142,16 @@ class GPProposer:
         num_restarts: int = 10,
         raw_samples: int = 256,
         mc_samples: int = 128,
-        maxiter: int = 200,
+        maxiter: int = 50,
         warm_start: bool = True,
+        warm_fit_maxiter: int | None = 50,
     ) -> None:
         self.seed = seed
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
         self.mc_samples = mc_samples
         self.maxiter = maxiter
+        self.warm_fit_maxiter = warm_fit_maxiter
         self.hyperparameters = HyperparameterCache() if warm_start else None
 
     def propose(
@@ -134,15 +163,21 @@ class GPProposer:
             return SobolProposer(self.seed).propose(X, Y, pending, n)
         with torch.random.fork_rng():
             torch.manual_seed(self.seed * 1_000_003 + X.shape[0] + pending.shape[0])
-            model = fit_gp(X_done, Y_done, self.hyperparameters)
+            model = batched_model(fit_gp(X_done, Y_done, self.hyperparameters, self._fit_options()), X_done, Y_done)
             candidates = self._candidates(model, X_done, Y_done, pending.double(), n, ref_point)
         return candidates.detach().clamp(0.0, 1.0)  # n x d
 
     def _candidates(
-        self, model: ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
+        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
     ) -> Tensor:
         """``n x d`` candidates from the fitted model and the complete history."""
         raise NotImplementedError
 
+    def _fit_options(self) -> dict[str, Any] | None:
+        warm = self.hyperparameters is not None and bool(self.hyperparameters.keys())
+        return {"maxiter": self.warm_fit_maxiter} if warm and self.warm_fit_maxiter is not None else None
+
     def _options(self) -> dict[str, Any]:
-        return {"batch_limit": self.num_restarts, "maxiter": self.maxiter}
+        # The raw samples that pick the starting points are scored in one
+        # batch (BoTorch's default scores them num_restarts at a time).
+        return {"batch_limit": self.num_restarts, "init_batch_limit": self.raw_samples, "maxiter": self.maxiter}

@@ -21,7 +21,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
 from torch import Tensor
 
-from botorch.models import ModelListGP
+from botorch.models import SingleTaskGP
 
 from mmmo.search.proposers.gp import GPProposer
 
@@ -37,7 +37,7 @@ class QLogNParEGOProposer(GPProposer):
     name = "qlognparego"
 
     def _candidates(
-        self, model: ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
+        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
     ) -> Tensor:
         weights = sample_simplex(Y.shape[-1], n=n, dtype=torch.float64)  # n x m
         acquisitions = [
