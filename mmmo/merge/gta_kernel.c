@@ -57,7 +57,6 @@ static void random_multipliers(uint64_t key, int64_t first, int m, uint32_t leve
 typedef struct {
     const float *base;
     const float *const *deltas;
-    int64_t n;
     float low[MAX_SOURCES], high[MAX_SOURCES], coefficient[MAX_SOURCES], weight[MAX_SOURCES];
     uint32_t level[MAX_SOURCES]; /* 256 for rules without randomness */
     uint64_t key[MAX_SOURCES];
@@ -160,7 +159,6 @@ int gta_merge(const float *base, const float *const *deltas, int k, int64_t n, c
     merge_args a;
     a.base = base;
     a.deltas = deltas;
-    a.n = n;
     a.consensus = consensus;
     a.normalize = normalize;
     a.scale = lam / scalar_divisor;

@@ -24,7 +24,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mmmo.merge.base import Scratch
 
 # Bits per Bernoulli draw (four draws per 32-bit hash).
 KEEP_BITS = 8
@@ -77,7 +76,7 @@ def keep_bytes(key: int, start: int, count: int, device: torch.device | str = "c
     return every[offset : offset + count]
 
 
-def draw_keep_mask(key: int, start: int, level: int, out: Tensor, scratch: Scratch | None = None) -> Tensor:
+def draw_keep_mask(key: int, start: int, level: int, out: Tensor) -> Tensor:
     """Write the float 0/1 keep mask of entries ``start .. start + m - 1`` into ``out: [m]``.
 
     Args:
@@ -85,7 +84,6 @@ def draw_keep_mask(key: int, start: int, level: int, out: Tensor, scratch: Scrat
         start: Index of ``out[0]``'s entry in the flat tensor.
         level: From :func:`keep_level`; entries with a hash byte below it are kept.
         out: Float destination, ``[m]``, on the device the hash is computed on.
-        scratch: Unused; kept so callers need not know whether a buffer helps.
     """
     u = keep_bytes(key, start, out.numel(), out.device)
     # For integers, level - u >= 1 iff u < level, and <= 0 otherwise: clamping

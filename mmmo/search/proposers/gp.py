@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
+from botorch.optim import optimize_acqf
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
@@ -177,7 +179,18 @@ class GPProposer:
         warm = self.hyperparameters is not None and bool(self.hyperparameters.keys())
         return {"maxiter": self.warm_fit_maxiter} if warm and self.warm_fit_maxiter is not None else None
 
-    def _options(self) -> dict[str, Any]:
-        # The raw samples that pick the starting points are scored in one
-        # batch (BoTorch's default scores them num_restarts at a time).
-        return {"batch_limit": self.num_restarts, "init_batch_limit": self.raw_samples, "maxiter": self.maxiter}
+    def _optimize(self, acquisition: AcquisitionFunction, n: int, d: int, **sequence: Any) -> Tensor:
+        """``n x d`` points maximising ``acquisition``, built one at a time (sequential greedy)."""
+        candidates, _ = optimize_acqf(
+            acquisition,
+            bounds=torch.stack([torch.zeros(d), torch.ones(d)]).double(),
+            q=n,
+            num_restarts=self.num_restarts,
+            raw_samples=self.raw_samples,
+            sequential=True,
+            # The raw samples that pick the starting points are scored in one
+            # batch (BoTorch's default scores them num_restarts at a time).
+            options={"batch_limit": self.num_restarts, "init_batch_limit": self.raw_samples, "maxiter": self.maxiter},
+            **sequence,
+        )
+        return candidates

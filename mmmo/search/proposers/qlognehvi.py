@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import torch
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-from botorch.optim import optimize_acqf
+from botorch.models import SingleTaskGP
 from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
-
-from botorch.models import SingleTaskGP
 
 from mmmo.search.pareto import infer_ref_point
 from mmmo.search.proposers.gp import GPProposer
@@ -56,13 +54,4 @@ class QLogNEHVIProposer(GPProposer):
             prune_baseline=True,
             cache_root=True,
         )
-        candidates, _ = optimize_acqf(
-            acquisition,
-            bounds=torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).double(),
-            q=n,
-            num_restarts=self.num_restarts,
-            raw_samples=self.raw_samples,
-            sequential=True,
-            options=self._options(),
-        )
-        return candidates
+        return self._optimize(acquisition, n, X.shape[1])

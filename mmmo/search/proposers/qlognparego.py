@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import torch
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
-from botorch.optim import optimize_acqf
+from botorch.models import SingleTaskGP
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.utils.sampling import sample_simplex
 from torch import Tensor
-
-from botorch.models import SingleTaskGP
 
 from mmmo.search.proposers.gp import GPProposer
 
@@ -51,16 +49,6 @@ class QLogNParEGOProposer(GPProposer):
             )
             for w in weights
         ]
-        candidates, _ = optimize_acqf(
-            # The first acquisition is named too: BoTorch 0.18 checks for one
-            # before it switches to the sequence, and refuses a sequence for q=1.
-            acq_function=acquisitions[0],
-            acq_function_sequence=acquisitions if n > 1 else None,
-            bounds=torch.stack([torch.zeros(X.shape[1]), torch.ones(X.shape[1])]).double(),
-            q=n,
-            num_restarts=self.num_restarts,
-            raw_samples=self.raw_samples,
-            sequential=True,
-            options=self._options(),
-        )
-        return candidates
+        # The first acquisition is named too: BoTorch 0.18 checks for one
+        # before it switches to the sequence, and refuses a sequence for q=1.
+        return self._optimize(acquisitions[0], n, X.shape[1], acq_function_sequence=acquisitions if n > 1 else None)
