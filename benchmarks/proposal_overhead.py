@@ -7,12 +7,13 @@ proposers are timed on the same history in the same run:
 - ``plain``: a ModelListGP of SingleTaskGPs fitted from scratch, qLogNEHVI
   (pruned baseline, 128 QMC samples) and ``optimize_acqf`` over the joint
   q x d batch, 10 restarts, 256 raw samples.
-- ``mmmo``: ``make_proposer("qlognehvi")`` with its defaults (128 QMC samples,
-  at most 50 L-BFGS-B iterations per candidate and per warm GP fit, sequential
-  greedy batch, a batched multi-output GP) as a campaign runs it: one call on
-  the first n - q points (which warms its hyperparameter cache), then the
-  timed call on all n. ``mmmo_cold`` is the first call's time on n points with
-  an empty cache.
+- ``mmmo``: ``make_proposer("qlognehvi")`` with its defaults (the
+  baseline capped at the 16 points most often on the front, box
+  decompositions in C, a batched multi-output GP, sequential greedy batch;
+  QMC samples and iteration caps as ``QLogNEHVIProposer`` documents them) as a
+  campaign runs it: one call on the first n - q points (which warms its
+  hyperparameter cache), then the timed call on all n. ``mmmo_cold`` is the
+  first call's time on n points with an empty cache.
 
 Quality: each proposed batch is scored on DTLZ2, and the hypervolume it adds
 to the history's front is reported (``hv_gain``, larger is better). The

@@ -30,6 +30,8 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
+    python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 \
+        --mmmo-options '{"max_baseline": null, "mc_samples": 128, "num_restarts": 10}'   # other proposer settings
 """
 
 from __future__ import annotations
@@ -78,12 +80,17 @@ SMOKE_ACQUISITION = {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16}
 
 
 def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: int, seed: int,
-               ref_point: np.ndarray, smoke: bool = False) -> None:
-    """Spend ``f``'s budget with method ``name`` (``smoke``: cheap acquisition optimisation)."""
+               ref_point: np.ndarray, smoke: bool = False, mmmo_options: dict | None = None) -> None:
+    """Spend ``f``'s budget with method ``name``.
+
+    ``smoke``: cheap acquisition optimisation. ``mmmo_options``: constructor
+    options of mmmo's model-based proposers (over the smoke settings).
+    """
     d, m = problem.dim, problem.num_objectives
     acquisition = SMOKE_ACQUISITION if smoke else {}
     if name.startswith("mmmo-") or name in ("sobol", "random"):
-        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, **acquisition)
+        options = {**acquisition, **(mmmo_options or {})}
+        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, **options)
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):
@@ -228,6 +235,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true",
                         help="cheap acquisition optimisation for mmmo and the MM-MO recipe (CI smoke test only; "
                              "its figures say nothing about the methods)")
+    parser.add_argument("--mmmo-options", type=json.loads, default=None,
+                        help='JSON constructor options of mmmo\'s model-based proposers instead of their defaults, '
+                             'e.g. \'{"max_baseline": null, "mc_samples": 128}\' (to compare settings)')
     parser.add_argument("--from-runs", type=Path, default=None,
                         help="summarise the runs in this search_efficiency_runs.json instead of running")
     args = parser.parse_args(argv)
@@ -280,7 +290,8 @@ def main(argv: list[str] | None = None) -> dict:
             f = EvaluationBudget(problem, problem_key, args.budget)
             begin = time.perf_counter()
             try:
-                run_method(method, f, problem, args.initial, seed, campaign_ref, smoke=args.smoke)
+                run_method(method, f, problem, args.initial, seed, campaign_ref, smoke=args.smoke,
+                           mmmo_options=args.mmmo_options)
             except Exception as exc:  # noqa: BLE001 - a method that breaks is reported, the others still run
                 failures[f"{method} seed {seed}"] = f"{type(exc).__name__}: {exc}"
                 print(f"seed {seed} {method:>16}: FAILED after {f.used} evaluations: {type(exc).__name__}: {exc}",

@@ -57,3 +57,18 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
     assert (tmp_path / "search_efficiency.png").stat().st_size > 0
     table = (tmp_path / "search_efficiency.md").read_text()
     assert all(f"| {name} |" in table for name in METHODS)
+
+
+def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(monkeypatch) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import search_efficiency
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    seen = {}
+    monkeypatch.setattr(search_efficiency, "run_mmmo", lambda *args, **options: seen.update(options))
+    args = search_efficiency.parse_args(["--mmmo-options", '{"max_baseline": null, "mc_samples": 128}'])
+    problem = type("Problem", (), {"dim": 6, "num_objectives": 3})()
+    search_efficiency.run_method("mmmo-qlognehvi", None, problem, 8, 0, None, smoke=True,
+                                 mmmo_options=args.mmmo_options)
+    assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128}

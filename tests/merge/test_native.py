@@ -91,11 +91,12 @@ def test_kernel_refuses_more_sources_than_it_holds():
 
 
 def test_a_failed_build_falls_back_to_torch_with_a_warning(monkeypatch, tmp_path, caplog):
-    monkeypatch.setattr(native, "_library", None)
-    monkeypatch.setattr(native, "_failed", False)
+    # A fresh, unloaded library; monkeypatch puts the loaded one back afterwards.
+    monkeypatch.setattr(native.kernel, "_library", None)
+    monkeypatch.setattr(native.kernel, "_failed", False)
     monkeypatch.setenv("MMMO_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    with caplog.at_level("WARNING", logger="mmmo.merge.native"):
+    with caplog.at_level("WARNING", logger="mmmo.native"):
         assert not native.available()
     assert "could not compile the merge kernel" in caplog.text
     assert not native.usable(torch.zeros(4))

@@ -82,14 +82,15 @@ def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeyp
         seen["X"], seen["Y"] = X_fit, Y_fit
         return fit_gp(X_fit, Y_fit, cache, optimizer_options)
 
-    original = qlognehvi_module.qLogNoisyExpectedHypervolumeImprovement
+    original = qlognehvi_module.NativeQLogNEHVI
 
     def recording_acquisition(**kwargs):
         seen["X_pending"], seen["ref_point"] = kwargs["X_pending"], kwargs["ref_point"]
+        seen["X_baseline"] = kwargs["X_baseline"]
         return original(**kwargs)
 
     monkeypatch.setattr(gp_module, "fit_gp", recording_fit)
-    monkeypatch.setattr(qlognehvi_module, "qLogNoisyExpectedHypervolumeImprovement", recording_acquisition)
+    monkeypatch.setattr(qlognehvi_module, "NativeQLogNEHVI", recording_acquisition)
     ref_point = torch.tensor([-2.0, -2.0], dtype=torch.float64)
     with mock_optimize_context_manager():
         make_proposer("qlognehvi").propose(X, Y, pending, 2, ref_point)
@@ -97,6 +98,43 @@ def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeyp
     assert torch.equal(seen["X"], X[keep]) and torch.equal(seen["Y"], Y[keep])
     assert torch.equal(seen["X_pending"], pending)
     assert torch.equal(seen["ref_point"], ref_point)
+    # The baseline is drawn from the complete rows only.
+    assert all(any(torch.equal(row, x) for x in X[keep]) for row in seen["X_baseline"])
+
+
+def _baseline_of(monkeypatch, proposer, X, Y):
+    """The ``X_baseline`` the proposer hands to its acquisition function."""
+    seen = {}
+    original = qlognehvi_module.NativeQLogNEHVI
+
+    def recording_acquisition(**kwargs):
+        seen["X_baseline"] = kwargs["X_baseline"]
+        return original(**kwargs)
+
+    monkeypatch.setattr(qlognehvi_module, "NativeQLogNEHVI", recording_acquisition)
+    with mock_optimize_context_manager():
+        proposer.propose(X, Y, EMPTY, 1)
+    return seen["X_baseline"]
+
+
+def test_the_baseline_is_capped_at_the_points_most_often_on_the_front(monkeypatch):
+    # 40 points of two conflicting objectives: far more than 5 are on the front
+    # with a nonzero probability, so the cap decides.
+    X, Y = problem(n=40, seed=4)
+    uncapped = _baseline_of(monkeypatch, make_proposer("qlognehvi", max_baseline=None), X, Y)
+    capped = _baseline_of(monkeypatch, make_proposer("qlognehvi", max_baseline=5), X, Y)
+    assert uncapped.shape[0] > 5 and capped.shape[0] == 5
+    assert all(any(torch.equal(row, x) for x in uncapped) for row in capped)
+    # The observed front is what a well-fitted GP is surest of: every kept point is on it.
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    front = X[is_non_dominated(Y)]
+    assert all(any(torch.equal(row, x) for x in front) for row in capped)
+
+
+def test_max_baseline_must_be_positive():
+    with pytest.raises(ValueError, match="max_baseline"):
+        make_proposer("qlognehvi", max_baseline=0)
 
 
 def test_falls_back_to_sobol_without_two_complete_rows():
