@@ -137,8 +137,30 @@ def mergekit_merge(config: dict, out_dir: Path, seed: int | None = None) -> dict
     return state
 
 
+def tied_magnitudes(pool, name: str) -> torch.Tensor:
+    """Entries of tensor ``name`` whose task-vector magnitude repeats within a source.
+
+    A magnitude cut that falls between equal magnitudes keeps all of them in
+    mmmo (a threshold) and an arbitrary subset in mergekit (``torch.sort`` is
+    not stable), so the two merges may differ there and only there.
+    """
+    tied = torch.zeros(pool.base_state[name].shape, dtype=torch.bool)
+    for source in pool.names:
+        magnitude = pool.delta(source)[name].abs()
+        values, counts = torch.unique(magnitude, return_counts=True)
+        # Zeros add nothing whether kept or dropped (untrained embedding rows are all zero).
+        tied |= torch.isin(magnitude, values[(counts > 1) & (values > 0)])
+    return tied
+
+
 def assert_mergekit_parity(merger, plan, out_dir: Path, atol: float = 1e-6) -> None:
-    """mmmo's merge of ``plan`` equals mergekit's merge of the equivalent config."""
+    """mmmo's merge of ``plan`` equals mergekit's merge of the equivalent config.
+
+    For methods that rank entries by magnitude, entries with tied magnitudes
+    are left out of the comparison (see :func:`tied_magnitudes`); they must be
+    rare, or the comparison would say little.
+    """
+    from mmmo.merge.methods import get_method
     from mmmo.merge.mergekit_config import mergekit_config
 
     pool = merger.pool
@@ -146,8 +168,16 @@ def assert_mergekit_parity(merger, plan, out_dir: Path, atol: float = 1e-6) -> N
     merger.apply(plan)
     ours = live_state(merger)
     assert set(ours) <= set(theirs)
+    ranks_magnitudes = get_method(plan.method).uses_magnitudes
+    compared_entries = total_entries = 0
     for name, tensor in ours.items():
-        torch.testing.assert_close(tensor, theirs[name], atol=atol, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+        compared = ~tied_magnitudes(pool, name) if ranks_magnitudes else torch.ones_like(tensor, dtype=torch.bool)
+        compared_entries += int(compared.sum())
+        total_entries += tensor.numel()
+        torch.testing.assert_close(
+            tensor[compared], theirs[name][compared], atol=atol, rtol=1e-5, msg=lambda m: f"{name}: {m}"
+        )
+    assert compared_entries > 0.99 * total_entries, f"only {compared_entries} of {total_entries} entries compared"
 
 
 def random_merge_statistics(merged: dict, pool, sources) -> tuple[float, float]:

@@ -67,7 +67,6 @@ def test_builtin_and_lm_eval_agree_on_a_merged_model_with_partial_accuracy(zoo, 
     first, second = zoo.expert_tasks[:2]
     pool = ModelPool.load(zoo.base, {first: zoo.experts[first], second: zoo.experts[second]})
     merger = Merger(pool)
-    merger.apply(MergePlan.uniform("task_arithmetic", [first, second], weight=1.0))
     for path in REPO_TASKS.glob("_*.yaml"):
         shutil.copy(path, tmp_path / path.name)
     config = yaml.safe_load((REPO_TASKS / f"zoo_{first}.yaml").read_text())
@@ -76,9 +75,21 @@ def test_builtin_and_lm_eval_agree_on_a_merged_model_with_partial_accuracy(zoo, 
 
     built_in = ExactMatch("em", zoo.tasks[first].test, merger.tokenizer, max_new_tokens=9, limit=64)
     lm_eval = LmEvalObjective("lm", f"zoo_{first}", merger.tokenizer, include_path=tmp_path, limit=64)
-    a = built_in.evaluate(merger.model, merger.tokenizer)
+
+    # Right and wrong rows both present, so agreement is not a coincidence of
+    # extremes. Which weight of the second expert gets there depends on the
+    # zoo's trained bits, and those differ between CPUs (vector widths change
+    # float sums during training), so the weight is searched, not assumed.
+    scores = {}
+    for weight in (0.25, 0.5, 0.75, 1.0, 0.125):
+        merger.apply(MergePlan.uniform("task_arithmetic", [first, second], weight=[1.0, weight]))
+        a = built_in.evaluate(merger.model, merger.tokenizer)
+        assert a.ok
+        scores[weight] = a.value
+        if 0.0 < a.value < 1.0:
+            break
+    else:
+        pytest.fail(f"no merge of {first} + w x {second} scored strictly between 0 and 1 on {first}: {scores}")
     b = lm_eval.evaluate(merger.model, merger.tokenizer)
-    assert a.ok and b.ok
-    # Right and wrong rows both present, so agreement is not a coincidence of extremes.
-    assert 0.0 < a.value < 1.0
+    assert b.ok
     assert a.value == b.value

@@ -73,4 +73,8 @@ def test_favouring_a_task_raises_its_token_accuracy_on_average(trained, tiny_zoo
     not_favoured = sum(
         sum(scores[o][t] for o in tasks if o != t) / (len(tasks) - 1) for t in tasks
     )
-    assert favoured > not_favoured + 0.05, scores
+    # Favouring a task gains 0.05 accuracy summed over tasks, or half of what is
+    # left to gain where the zoo's tasks are nearly solved at every preference
+    # (how far depends on the machine that trained the zoo).
+    headroom = len(tasks) - not_favoured
+    assert favoured > not_favoured + min(0.05, headroom / 2), scores
