@@ -6,7 +6,8 @@ trials (:mod:`mmmo.references`), then the Sobol initial design
 the batch's earlier points pending. Each trial is marked ``running``, merged
 into the one live model, scored, and committed ``complete`` or ``failed`` in
 one transaction each; a failed trial (merge error, failed objective) is stored
-with its error and the loop goes on.
+with its error and the loop goes on; a proposer that raises (a GP that
+cannot be fitted) gives way to the Sobol design for that batch.
 
 Everything a run needs is read back from the store at every step, so a
 campaign killed at any point resumes by opening it again: trials left
@@ -16,6 +17,7 @@ campaign killed at any point resumes by opening it again: trials left
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ from mmmo.store import CampaignStore, NewTrial
 from mmmo.trial import TrialRecord, TrialReport
 
 __all__ = ["Campaign"]
+
+logger = logging.getLogger(__name__)
 
 Callback = Callable[[TrialReport], None]
 
@@ -186,11 +190,20 @@ class Campaign:
             name = "sobol"  # nothing to model yet
         active = [r for r in records if r.x is not None and r.status in ("pending", "running")]
         pending = torch.tensor([r.x for r in active], dtype=torch.float64).reshape(len(active), self.space.dim)
-        if name not in self._proposers:
-            self._proposers[name] = make_proposer(name, seed=self.config.seed)
-        proposer = self._proposers[name]
         start = time.perf_counter()
-        candidates = proposer.propose(X, Y, pending, n, self.reference_point())  # n x d
+        try:
+            candidates = self._proposer(name).propose(X, Y, pending, n, self.reference_point())  # n x d
+        except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted must not end a long campaign
+            if name in ("sobol", "random"):
+                raise
+            # A GP fit or acquisition optimisation can fail on a history it
+            # finds degenerate (a non-PSD covariance, say). The batch then comes
+            # from the Sobol design, stored as such, and the next round tries
+            # the model again on a history that has grown.
+            logger.warning("%s could not propose a batch (%s: %s); this batch is Sobol points",
+                           name, type(exc).__name__, exc)
+            name = "sobol"
+            candidates = self._proposer(name).propose(X, Y, pending, n)
         seconds = (time.perf_counter() - start) / n
         first_index = len(records)
         new = []
@@ -200,6 +213,12 @@ class Campaign:
             new.append(NewTrial(proposer=name, seed=seed, x=x.tolist(), plan=plan.to_dict(), seconds_propose=seconds))
         ids = self._store.add_trials(new)
         return [self._store.trial(i) for i in ids]
+
+    def _proposer(self, name: str) -> Any:
+        """The campaign's proposer ``name``, one instance per run (its GP hyperparameter cache lives in it)."""
+        if name not in self._proposers:
+            self._proposers[name] = make_proposer(name, seed=self.config.seed)
+        return self._proposers[name]
 
     def _execute(
         self, engine: _Engine, record: TrialRecord, callback: Callback | None, reference: ReferenceTrial | None = None

@@ -156,6 +156,35 @@ def test_failed_trials_are_stored_and_left_out_of_the_model(micro, tmp_path, wor
     assert set(front["status"]) == {"complete"}
 
 
+def test_a_proposer_that_raises_gives_one_sobol_batch_and_is_tried_again(micro, tmp_path, monkeypatch, caplog):
+    from mmmo.search.proposers import QLogNEHVIProposer
+
+    real_propose = QLogNEHVIProposer.propose
+    calls = []
+
+    def fails_once(self, *args, **kwargs):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("covariance is not positive definite")
+        return real_propose(self, *args, **kwargs)
+
+    monkeypatch.setattr(QLogNEHVIProposer, "propose", fails_once)
+    budget = {"trials": 6, "initial": 2, "batch_size": 2}
+    with Campaign.create(tmp_path / "c.sqlite", config_for(micro, recipes=False, budget=budget)) as campaign:
+        with mock_optimize_context_manager(), caplog.at_level("WARNING", logger="mmmo.campaign"):
+            campaign.run()
+        searched = campaign.trials().query("proposer != 'reference'")
+    # Two initial Sobol points, the failed round's two Sobol points, then qLogNEHVI again.
+    assert searched["proposer"].tolist() == ["sobol"] * 4 + ["qlognehvi"] * 2
+    assert (searched["status"] == "complete").all()
+    assert len(calls) == 2
+    assert "qlognehvi could not propose a batch (RuntimeError: covariance is not positive definite)" in caplog.text
+    # The fallback points continue the design: no point is proposed twice.
+    X = torch.tensor([[row[c] for c in searched.columns if c.startswith(("weight[", "density["))]
+                      for _, row in searched.iterrows()])
+    assert torch.cdist(X, X).add(torch.eye(len(X))).min() > 1e-6
+
+
 def test_second_writer_is_refused_and_readers_are_not(micro, tmp_path):
     path = tmp_path / "c.sqlite"
     writer = Campaign.create(path, config_for(micro))
