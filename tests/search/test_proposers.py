@@ -196,3 +196,23 @@ def test_only_warm_started_fits_are_capped(monkeypatch):
         cold.propose(X, Y, EMPTY, 1)
         cold.propose(X, Y, EMPTY, 1)
     assert seen == [None, {"maxiter": 7}, None, None]
+
+
+def test_ftol_stops_the_acquisition_optimiser_sooner(monkeypatch):
+    X, Y = problem(n=12, seed=5)
+    original = qlognehvi_module.NativeQLogNEHVI.forward
+    calls = []
+
+    def counting_forward(self, X_eval):
+        calls.append(1)
+        return original(self, X_eval)
+
+    monkeypatch.setattr(qlognehvi_module.NativeQLogNEHVI, "forward", counting_forward)
+    evaluations, points = {}, {}
+    for ftol in (1e-12, 1e-1):
+        calls.clear()
+        proposer = make_proposer("qlognehvi", seed=0, num_restarts=2, raw_samples=32, mc_samples=16, ftol=ftol)
+        points[ftol] = proposer.propose(X, Y, EMPTY, 1)
+        evaluations[ftol] = len(calls)
+    assert evaluations[1e-1] < evaluations[1e-12], evaluations
+    assert points[1e-1].shape == points[1e-12].shape == (1, 3)

@@ -124,6 +124,15 @@ class GPProposer:
         raw_samples: Quasi-random points scored to pick the starting points.
         mc_samples: Quasi-Monte Carlo samples of the posterior.
         maxiter: L-BFGS-B iterations per candidate.
+        ftol: L-BFGS-B stops a candidate once an iteration changes the
+            acquisition value by less than this, relative to the value (at
+            least 1). The acquisition functions here are logarithms, so 1e-4
+            means the expected improvement itself moved by under 0.01%.
+            SciPy's default (about 2e-9) keeps polishing points that no longer
+            move: on the 100 x 24 proposal benchmark, 1e-4 took a proposal
+            from 5.2-5.5 s to 4.4 s and moved the log-acquisition value of
+            each greedy step by at most 0.006; on the search benchmark it
+            reached the same hypervolume as SciPy's default.
         warm_start: Start each GP fit from the previous call's hyperparameters.
         warm_fit_maxiter: L-BFGS-B iterations of a warm-started GP fit (None:
             the fit's own default). A warm fit starts next to its optimum,
@@ -147,12 +156,14 @@ class GPProposer:
         maxiter: int = 50,
         warm_start: bool = True,
         warm_fit_maxiter: int | None = 50,
+        ftol: float = 1e-4,
     ) -> None:
         self.seed = seed
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
         self.mc_samples = mc_samples
         self.maxiter = maxiter
+        self.ftol = ftol
         self.warm_fit_maxiter = warm_fit_maxiter
         self.hyperparameters = HyperparameterCache() if warm_start else None
 
@@ -190,7 +201,13 @@ class GPProposer:
             sequential=True,
             # The raw samples that pick the starting points are scored in one
             # batch (BoTorch's default scores them num_restarts at a time).
-            options={"batch_limit": self.num_restarts, "init_batch_limit": self.raw_samples, "maxiter": self.maxiter},
+            options={
+                "batch_limit": self.num_restarts,
+                "init_batch_limit": self.raw_samples,
+                "maxiter": self.maxiter,
+                "ftol": self.ftol,
+                "factr": None,  # BoTorch's batched L-BFGS-B takes ftol only with factr unset
+            },
             **sequence,
         )
         return candidates
