@@ -30,8 +30,12 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
-    python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 \
-        --mmmo-options '{"max_baseline": null, "mc_samples": 128, "num_restarts": 10}'   # other proposer settings
+    # Other proposer settings next to the defaults, on the same seeds and one reference point:
+    python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/defaults
+    python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/wide --tag wide \
+        --mmmo-options '{"max_baseline": null, "mc_samples": 128, "num_restarts": 10}'
+    python benchmarks/search_efficiency.py --from-runs results/defaults/search_efficiency_runs.json \
+        results/wide/search_efficiency_runs.json --out results/compare
 """
 
 from __future__ import annotations
@@ -162,7 +166,7 @@ def targets(summary: dict[str, dict]) -> dict:
     if "mmmo-qlognehvi" not in summary:
         return {}
     ours = summary["mmmo-qlognehvi"]
-    peers = {n: s for n, s in summary.items() if n not in MMMO_METHODS}
+    peers = {n: s for n, s in summary.items() if n.split("[")[0] not in MMMO_METHODS}
     if not peers:
         return {}
     best_hv_peer = max(peers, key=lambda n: peers[n]["hv_at_budget"])
@@ -182,18 +186,22 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, s in summary.items():
+    fig, ax = plt.subplots(figsize=(9.5, 5))
+    # One colour per method: the default cycle repeats after ten, and runs of
+    # tagged settings sit beside the ten methods; past ten, the light shades.
+    palette = plt.get_cmap("tab10").colors + plt.get_cmap("tab20").colors[1::2]
+    for i, (name, s) in enumerate(summary.items()):
+        color = palette[i % len(palette)]
         mean, std = np.asarray(s["curve_mean"]), np.asarray(s["curve_std"])
         steps = np.arange(1, len(mean) + 1)
-        style = "-" if name in MMMO_METHODS else "--"
-        (line,) = ax.plot(steps, mean, style, label=name, linewidth=2.2 if name in MMMO_METHODS else 1.2)
-        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.12)
+        ours = name.split("[")[0] in MMMO_METHODS
+        ax.plot(steps, mean, "-" if ours else "--", color=color, label=name, linewidth=2.2 if ours else 1.2)
+        ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.10)
     ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel("evaluations")
     ax.set_ylabel("hypervolume / reference hypervolume")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not over them
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -222,7 +230,8 @@ def markdown_table(summary: dict[str, dict], settings: str) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (0 .. seeds-1)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (first-seed .. first-seed+seeds-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to add seeds to an earlier run)")
     parser.add_argument("--budget", type=int, default=40, help="distinct evaluations per run")
     parser.add_argument("--initial", type=int, default=8, help="initial-design evaluations per run")
     parser.add_argument("--zoo", choices=("default", "tiny"), default="default")
@@ -238,15 +247,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mmmo-options", type=json.loads, default=None,
                         help='JSON constructor options of mmmo\'s model-based proposers instead of their defaults, '
                              'e.g. \'{"max_baseline": null, "mc_samples": 128}\' (to compare settings)')
-    parser.add_argument("--from-runs", type=Path, default=None,
-                        help="summarise the runs in this search_efficiency_runs.json instead of running")
+    parser.add_argument("--tag", default=None,
+                        help="stored method names become NAME[TAG] (runs of other settings, summarised beside "
+                             "the defaults' with --from-runs)")
+    parser.add_argument("--from-runs", type=Path, nargs="+", default=None,
+                        help="summarise the runs in these search_efficiency_runs.json files (of one zoo, example "
+                             "limit, budget and initial design) instead of running")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         parser.error(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
-    if args.seeds < 1 or args.budget < 2 or not 1 <= args.initial <= args.budget:
-        parser.error("need --seeds >= 1, --budget >= 2 and 1 <= --initial <= --budget")
+    if args.seeds < 1 or args.first_seed < 0 or args.budget < 2 or not 1 <= args.initial <= args.budget:
+        parser.error("need --seeds >= 1, --first-seed >= 0, --budget >= 2 and 1 <= --initial <= --budget")
     args.methods = methods
     return args
 
@@ -256,19 +269,9 @@ def main(argv: list[str] | None = None) -> dict:
     from mmmo.search.pareto import infer_ref_point
 
     if args.from_runs is not None:
-        saved = json.loads(args.from_runs.read_text())
-        settings = saved.get("settings")
-        if not isinstance(settings, dict):
-            # Runs files written before the settings were stored in them: take the flags.
-            settings = {
-                "zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
-                "limit": args.limit, "tasks": [n for n in saved["anchors"] if n != "base"],
-                "dim": len(saved["runs"][0]["X"][0]), "merges_computed": 0, "wall_seconds": 0.0,
-            }
-        if args.from_runs.resolve() == (args.out / "search_efficiency_runs.json").resolve():
+        if any(path.resolve() == (args.out / "search_efficiency_runs.json").resolve() for path in args.from_runs):
             args.out = args.out / "summary"
-        return report(args, saved["runs"], saved.get("failures", {}), saved["anchors"],
-                      saved["campaign_ref_point"], settings)
+        return report(args, *load_runs(args.from_runs, args))
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit)
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     failures: dict[str, str] = {}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
             f = EvaluationBudget(problem, problem_key, args.budget)
             begin = time.perf_counter()
@@ -299,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             wall = time.perf_counter() - begin
             runs.append({
-                "method": method, "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
+                "method": method if args.tag is None else f"{method}[{args.tag}]", "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
                 "seconds_eval": f.trace.seconds_eval, "seconds_wall": wall,
                 "seconds_propose": wall - f.trace.seconds_wall_eval,
             })
@@ -321,6 +324,37 @@ def main(argv: list[str] | None = None) -> dict:
                 "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
                 "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
     return report(args, runs, failures, anchors, campaign_ref.tolist(), settings)
+
+
+def load_runs(paths: list[Path], args: argparse.Namespace) -> tuple[list, dict, dict, list, dict]:
+    """The runs, failures, anchors, campaign reference point and settings of one or more runs files.
+
+    Files of different problems (zoo, example limit, budget, initial design)
+    are refused: their hypervolumes are not comparable.
+    """
+    runs, failures, settings, first = [], {}, None, None
+    for path in paths:
+        saved = json.loads(path.read_text())
+        these = saved.get("settings")
+        if not isinstance(these, dict):
+            # Runs files written before the settings were stored in them: take the flags.
+            these = {
+                "zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+                "limit": args.limit, "tasks": [n for n in saved["anchors"] if n != "base"],
+                "dim": len(saved["runs"][0]["X"][0]), "merges_computed": 0, "wall_seconds": 0.0,
+            }
+        if first is None:
+            first, settings = saved, dict(these)
+        else:
+            problem = ("zoo", "limit", "budget", "initial", "tasks", "dim")
+            if any(these[k] != settings[k] for k in problem) or saved["anchors"] != first["anchors"]:
+                raise SystemExit(f"--from-runs: {path} is a run of another problem than {paths[0]}: "
+                                 + ", ".join(f"{k} {these[k]!r} vs {settings[k]!r}" for k in problem))
+            settings["merges_computed"] += these["merges_computed"]
+            settings["wall_seconds"] += these["wall_seconds"]
+        runs += saved["runs"]
+        failures.update(saved.get("failures", {}))
+    return runs, failures, first["anchors"], first["campaign_ref_point"], settings
 
 
 def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str], anchors: dict,

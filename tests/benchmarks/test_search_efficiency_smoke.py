@@ -72,3 +72,57 @@ def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(monkeypatch) ->
     search_efficiency.run_method("mmmo-qlognehvi", None, problem, 8, 0, None, smoke=True,
                                  mmmo_options=args.mmmo_options)
     assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128}
+
+
+def _runs_file(path: Path, method: str, seeds, budget: int = 3) -> Path:
+    """A small runs file of one method: 2 tasks, d=2, ``budget`` points per seed."""
+    runs = []
+    for seed in seeds:
+        Y = [[0.1 * (seed + i), 0.3 - 0.1 * i] for i in range(budget)]
+        runs.append({"method": method, "seed": seed, "X": [[0.1 * i, 0.2] for i in range(budget)], "Y": Y,
+                     "seconds_eval": [0.1] * budget, "seconds_wall": 1.0, "seconds_propose": 0.5})
+    settings = {"zoo": "tiny", "seeds": len(seeds), "budget": budget, "initial": 1, "limit": 16,
+                "tasks": ["a", "b"], "dim": 2, "merges_computed": budget * len(seeds), "wall_seconds": 2.0}
+    path.write_text(json.dumps({"settings": settings, "anchors": {"base": [0.0, 0.0], "a": [1.0, 0.0], "b": [0.0, 1.0]},
+                                "campaign_ref_point": [-0.1, -0.1], "runs": runs, "failures": {}}))
+    return path
+
+
+def test_runs_of_other_settings_are_summarised_side_by_side(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import search_efficiency
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    ours = _runs_file(tmp_path / "ours.json", "mmmo-qlognehvi", seeds=(0, 1))
+    wide = _runs_file(tmp_path / "wide.json", "mmmo-qlognehvi[wide]", seeds=(0, 1))
+    peer = _runs_file(tmp_path / "peer.json", "sobol", seeds=(0, 1))
+    result = search_efficiency.main(["--from-runs", str(ours), str(wide), str(peer), "--out", str(tmp_path / "out")])
+    assert set(result["methods"]) == {"mmmo-qlognehvi", "mmmo-qlognehvi[wide]", "sobol"}
+    # A tagged run of mmmo's own proposer is not a peer to beat.
+    assert result["targets"]["best_peer_by_hv"] == "sobol"
+    assert "| mmmo-qlognehvi[wide] |" in (tmp_path / "out" / "search_efficiency.md").read_text()
+
+    other_budget = _runs_file(tmp_path / "other.json", "sobol", seeds=(0,), budget=4)
+    with pytest.raises(SystemExit, match="another problem"):
+        search_efficiency.main(["--from-runs", str(ours), str(other_budget), "--out", str(tmp_path / "out2")])
+
+
+def test_first_seed_and_tag_name_the_stored_runs(tiny_zoo, tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import search_efficiency
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    search_efficiency.main(["--zoo", "tiny", "--methods", "sobol", "--first-seed", "2", "--seeds", "1", "--budget", "3",
+                            "--initial", "2", "--limit", "4", "--tag", "t", "--no-cache-file", "--out", str(tmp_path)])
+    runs = json.loads((tmp_path / "search_efficiency_runs.json").read_text())["runs"]
+    assert [(r["method"], r["seed"]) for r in runs] == [("sobol[t]", 2)]
+    # Seed 2's design, not seed 0's.
+    import torch
+
+    from mmmo.search.proposers import make_proposer
+
+    empty = torch.zeros(0, 6, dtype=torch.float64)
+    seed2 = make_proposer("sobol", seed=2).propose(empty, torch.zeros(0, 3), empty, 2)
+    assert torch.allclose(torch.tensor(runs[0]["X"][:2], dtype=torch.float64), seed2, atol=1e-6)
