@@ -96,16 +96,37 @@ def test_runs_of_other_settings_are_summarised_side_by_side(tmp_path: Path) -> N
         sys.path.remove(str(SCRIPT.parent))
     ours = _runs_file(tmp_path / "ours.json", "mmmo-qlognehvi", seeds=(0, 1))
     wide = _runs_file(tmp_path / "wide.json", "mmmo-qlognehvi[wide]", seeds=(0, 1))
+    better = json.loads(wide.read_text())
+    for run in better["runs"]:
+        run["Y"][0] = [0.9, 0.9]
+    wide.write_text(json.dumps(better))
     peer = _runs_file(tmp_path / "peer.json", "sobol", seeds=(0, 1))
     result = search_efficiency.main(["--from-runs", str(ours), str(wide), str(peer), "--out", str(tmp_path / "out")])
     assert set(result["methods"]) == {"mmmo-qlognehvi", "mmmo-qlognehvi[wide]", "sobol"}
-    # A tagged run of mmmo's own proposer is not a peer to beat.
+    assert result["methods"]["mmmo-qlognehvi[wide]"]["hv_at_budget"] > result["methods"]["mmmo-qlognehvi"]["hv_at_budget"]
+    # A tagged run of mmmo's own proposer is not a peer to beat, nor a rival for the highest hypervolume.
     assert result["targets"]["best_peer_by_hv"] == "sobol"
+    assert result["targets"]["highest_hv_at_budget"]
     assert "| mmmo-qlognehvi[wide] |" in (tmp_path / "out" / "search_efficiency.md").read_text()
 
     other_budget = _runs_file(tmp_path / "other.json", "sobol", seeds=(0,), budget=4)
     with pytest.raises(SystemExit, match="another problem"):
         search_efficiency.main(["--from-runs", str(ours), str(other_budget), "--out", str(tmp_path / "out2")])
+
+
+def test_a_later_runs_file_replaces_a_method_and_seed_of_an_earlier_one(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import search_efficiency
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    earlier = _runs_file(tmp_path / "earlier.json", "sobol", seeds=(0, 1))
+    rerun = json.loads(earlier.read_text())
+    rerun["runs"] = rerun["runs"][1:]
+    rerun["runs"][0]["Y"] = [[0.9, 0.9]] * 3  # seed 1, now far better
+    (tmp_path / "rerun.json").write_text(json.dumps(rerun))
+    runs = search_efficiency.load_runs([earlier, tmp_path / "rerun.json"], search_efficiency.parse_args([]))[0]
+    assert [(r["seed"], r["Y"][0]) for r in runs] == [(0, [0.0, 0.3]), (1, [0.9, 0.9])]
 
 
 def test_first_seed_and_tag_name_the_stored_runs(tiny_zoo, tmp_path: Path) -> None:
