@@ -26,6 +26,17 @@ METHODS = (
 BUDGET = 5
 
 
+@pytest.fixture(scope="module")
+def search_efficiency():
+    """The benchmark script as a module (``benchmarks/`` is not a package)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import search_efficiency as module
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
 @pytest.mark.slow
 def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) -> None:
     # tiny_zoo builds (or finds) the zoo the script loads, so the subprocess only reads the cache.
@@ -59,12 +70,7 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
     assert all(f"| {name} |" in table for name in METHODS)
 
 
-def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(monkeypatch) -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import search_efficiency
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(search_efficiency, monkeypatch) -> None:
     seen = {}
     monkeypatch.setattr(search_efficiency, "run_mmmo", lambda *args, **options: seen.update(options))
     args = search_efficiency.parse_args(["--mmmo-options", '{"max_baseline": null, "mc_samples": 128}'])
@@ -88,12 +94,7 @@ def _runs_file(path: Path, method: str, seeds, budget: int = 3) -> Path:
     return path
 
 
-def test_runs_of_other_settings_are_summarised_side_by_side(tmp_path: Path) -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import search_efficiency
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_runs_of_other_settings_are_summarised_side_by_side(search_efficiency, tmp_path: Path) -> None:
     ours = _runs_file(tmp_path / "ours.json", "mmmo-qlognehvi", seeds=(0, 1))
     wide = _runs_file(tmp_path / "wide.json", "mmmo-qlognehvi[wide]", seeds=(0, 1))
     better = json.loads(wide.read_text())
@@ -114,12 +115,7 @@ def test_runs_of_other_settings_are_summarised_side_by_side(tmp_path: Path) -> N
         search_efficiency.main(["--from-runs", str(ours), str(other_budget), "--out", str(tmp_path / "out2")])
 
 
-def test_a_later_runs_file_replaces_a_method_and_seed_of_an_earlier_one(tmp_path: Path) -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import search_efficiency
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_a_later_runs_file_replaces_a_method_and_seed_of_an_earlier_one(search_efficiency, tmp_path: Path) -> None:
     earlier = _runs_file(tmp_path / "earlier.json", "sobol", seeds=(0, 1))
     rerun = json.loads(earlier.read_text())
     rerun["runs"] = rerun["runs"][1:]
@@ -129,12 +125,7 @@ def test_a_later_runs_file_replaces_a_method_and_seed_of_an_earlier_one(tmp_path
     assert [(r["seed"], r["Y"][0]) for r in runs] == [(0, [0.0, 0.3]), (1, [0.9, 0.9])]
 
 
-def test_first_seed_and_tag_name_the_stored_runs(tiny_zoo, tmp_path: Path) -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import search_efficiency
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+def test_first_seed_and_tag_name_the_stored_runs(search_efficiency, tiny_zoo, tmp_path: Path) -> None:
     search_efficiency.main(["--zoo", "tiny", "--methods", "sobol", "--first-seed", "2", "--seeds", "1", "--budget", "3",
                             "--initial", "2", "--limit", "4", "--tag", "t", "--no-cache-file", "--out", str(tmp_path)])
     runs = json.loads((tmp_path / "search_efficiency_runs.json").read_text())["runs"]
