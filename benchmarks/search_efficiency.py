@@ -166,19 +166,29 @@ def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int) -> tuple[f
     return reference_hv, summary
 
 
+def tagged(method: str, tag: str | None) -> str:
+    """The stored name of ``method``'s runs under other settings: ``NAME[TAG]`` (``NAME`` untagged)."""
+    return method if tag is None else f"{method}[{tag}]"
+
+
+def untagged(name: str) -> str:
+    """The method a stored name runs (:func:`tagged` undone)."""
+    return name.split("[")[0]
+
+
 def targets(summary: dict[str, dict]) -> dict:
     """The issue's targets: highest mean hypervolume at the budget; at most half the best peer's evaluations to 90%."""
     if "mmmo-qlognehvi" not in summary:
         return {}
     ours = summary["mmmo-qlognehvi"]
-    peers = {n: s for n, s in summary.items() if n.split("[")[0] not in MMMO_METHODS}
+    peers = {n: s for n, s in summary.items() if untagged(n) not in MMMO_METHODS}
     if not peers:
         return {}
     best_hv_peer = max(peers, key=lambda n: peers[n]["hv_at_budget"])
     best_speed_peer = min(peers, key=lambda n: peers[n]["evals_to_90_censored"])
     return {
         # Against every other method; runs of other settings (tagged NAME[TAG]) are not rivals.
-        "highest_hv_at_budget": ours["hv_at_budget"] >= max(s["hv_at_budget"] for n, s in summary.items() if "[" not in n),
+        "highest_hv_at_budget": ours["hv_at_budget"] >= max(s["hv_at_budget"] for n, s in summary.items() if untagged(n) == n),
         "best_peer_by_hv": best_hv_peer,
         "best_peer_by_evals_to_90": best_speed_peer,
         "evals_to_90_ratio": ours["evals_to_90_censored"] / peers[best_speed_peer]["evals_to_90_censored"],
@@ -200,7 +210,7 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
         color = palette[i % len(palette)]
         mean, std = np.asarray(s["curve_mean"]), np.asarray(s["curve_std"])
         steps = np.arange(1, len(mean) + 1)
-        ours = name.split("[")[0] in MMMO_METHODS
+        ours = untagged(name) in MMMO_METHODS
         ax.plot(steps, mean, "-" if ours else "--", color=color, label=name, linewidth=2.2 if ours else 1.2)
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.10)
     ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
@@ -308,7 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             wall = time.perf_counter() - begin
             runs.append({
-                "method": method if args.tag is None else f"{method}[{args.tag}]", "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
+                "method": tagged(method, args.tag), "seed": seed, "X": f.trace.X, "Y": f.trace.Y,
                 "seconds_eval": f.trace.seconds_eval, "seconds_wall": wall,
                 "seconds_propose": wall - f.trace.seconds_wall_eval,
             })

@@ -17,8 +17,8 @@ the posterior), the partitioning runs in C
 (:class:`~mmmo.search.proposers.partitioning.NativeNondominatedPartitioning`,
 BoTorch's cells exactly), and the defaults (a baseline of 16, 64 QMC samples,
 6 restarts, at most 50 L-BFGS-B iterations per candidate and per warm GP fit)
-hold a proposal of 4 points at 100 observations in 24 dimensions to 5-10
-seconds on two cores (by machine), 40-50 times less than the plain BoTorch
+hold a proposal of 4 points at 100 observations in 24 dimensions to 4-10
+seconds on two cores (by machine), 40-60 times less than the plain BoTorch
 recipe. On the search benchmark they reach the hypervolume of 128 samples, 10
 restarts and an uncapped baseline in two thirds of the proposal time; 30
 iterations per candidate did not.
