@@ -1,11 +1,16 @@
-"""mmmo: multi-objective Bayesian search for the Pareto set of merged language models."""
+"""mmmo: multi-objective Bayesian search for the Pareto set of merged language models.
 
-from mmmo.cache import configure_environment as _configure_environment
+``from mmmo import Campaign`` is the entry point; it is imported on first use,
+so ``import mmmo`` stays fast and pulls in neither torch nor transformers.
+Importing mmmo never changes the process's environment.
+"""
 
-_configure_environment()
+from __future__ import annotations
 
-from mmmo.config import CampaignConfig, load_config  # noqa: E402
-from mmmo.errors import (  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+from mmmo.config import CampaignConfig, load_config
+from mmmo.errors import (
     CampaignLockedError,
     ConfigError,
     MergeError,
@@ -15,12 +20,20 @@ from mmmo.errors import (  # noqa: E402
     StoreError,
     ZooError,
 )
-from mmmo.objectives.base import Measurement, Objective  # noqa: E402
-from mmmo.plan import MergePlan, SourceParams, TensorGrouping  # noqa: E402
+from mmmo.objectives.base import Measurement, Objective
+from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+from mmmo.registry import MERGE_METHODS, OBJECTIVES, PROPOSERS
+
+if TYPE_CHECKING:
+    from mmmo.campaign import Campaign
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MERGE_METHODS",
+    "OBJECTIVES",
+    "PROPOSERS",
+    "Campaign",
     "CampaignConfig",
     "CampaignLockedError",
     "ConfigError",
@@ -37,3 +50,12 @@ __all__ = [
     "ZooError",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Campaign":
+        from mmmo.campaign import Campaign
+
+        globals()["Campaign"] = Campaign
+        return Campaign
+    raise AttributeError(f"module 'mmmo' has no attribute {name!r}")

@@ -1,10 +1,12 @@
-"""Where mmmo keeps what it builds once: the demo zoo, compiled kernels, HF files.
+"""Where mmmo keeps what it builds once: the demo zoo, compiled kernels, lm-eval task copies.
 
 The default is ``.cache/`` at the project root when mmmo runs from a checkout
 (so a clone keeps its caches beside it, ignored by git), else
-``~/.cache/mmmo``; ``MMMO_CACHE`` overrides both. ``HF_HOME`` and
-``TORCH_EXTENSIONS_DIR`` default to folders inside it, so BoTorch's kernel is
-compiled once per machine and nothing is ever looked up on a hub.
+``~/.cache/mmmo``; ``MMMO_CACHE`` overrides both. Everything mmmo writes there
+it writes by passing this folder explicitly: importing or using the library
+never changes the process's environment, so a user's own Hugging Face cache,
+offline setting and hub models stay as they are. Only the ``mmmo`` command
+sets defaults, for its own process (:func:`configure_cli_environment`).
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ def cache_dir() -> Path:
     return root
 
 
-def configure_environment() -> None:
-    """Point HF and torch extension caches inside :func:`cache_dir`, offline.
+# Defaults of the command line's own process; a variable the user has set is kept.
+CLI_DEFAULTS = {
+    # transformers' advice on generation settings repeats every trial and is not the user's to act on.
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    # Tokenizers' thread pool warns when torch forks data workers; mmmo tokenizes once, up front.
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
-    Only sets variables the user has not set.
-    """
-    root = cache_dir()
-    os.environ.setdefault("HF_HOME", str(root / "hf"))
-    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(root / "torch_extensions"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+def configure_cli_environment() -> None:
+    """Set :data:`CLI_DEFAULTS` where the user has not; called by the ``mmmo`` command only."""
+    for key, value in CLI_DEFAULTS.items():
+        os.environ.setdefault(key, value)

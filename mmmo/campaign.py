@@ -29,6 +29,7 @@ import torch
 
 from mmmo.config import CampaignConfig, load_config, parse_config
 from mmmo.errors import ConfigError, SourceError, StoreError
+from mmmo.model_refs import resolve_campaign_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
 from mmmo.references import ReferenceTrial, reference_trials
@@ -77,9 +78,9 @@ class Campaign:
             name = model.display_name
             if name == "base" or name.startswith("recipe:"):
                 raise ConfigError(f"models.{index}.name: {name!r} is reserved for a reference trial; set another")
-            if not model.path.exists():
-                raise SourceError(f"models.{index}.path: {model.path} does not exist")
-        num_layers = _num_layers(config.base)
+        # Local folders or hub ids, fetched now: a model that cannot be had is refused before any trial.
+        models = resolve_campaign_models(config)
+        num_layers = _num_layers(models.base)
         SearchSpace(config.space, config.model_names, num_layers)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
         store.set_meta("num_layers", num_layers)
@@ -276,8 +277,8 @@ class Campaign:
             device = self.config.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            sources = {m.display_name: m.path for m in self.config.models}
-            pool = ModelPool.load(self.config.base, sources, dtype=dtype)
+            models = resolve_campaign_models(self.config)
+            pool = ModelPool.load(models.base, models.sources, dtype=dtype)
             # The tensors are known only now: refuse a granularity whose groups are empty.
             SearchSpace(self.config.space, pool.names, pool.num_layers, tensor_names=pool.tensor_names)
             self._engine = _Engine(Merger(pool, device=device))
@@ -285,7 +286,9 @@ class Campaign:
             from mmmo.objectives import build_objectives
 
             merger = self._engine.merger
-            objectives = build_objectives(self.config.objectives, merger.tokenizer, merger.pool.base_state)
+            objectives = build_objectives(
+                self.config.objectives, merger.tokenizer, merger.pool.base_state, seed=self.config.seed
+            )
             directions = [o.direction for o in objectives]
             if self._store.get_meta("directions") != directions:
                 self._store.set_meta("directions", directions)

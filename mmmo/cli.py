@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mmmo.cache import configure_cli_environment
+
+    configure_cli_environment()  # the command's own process; the library leaves the environment alone
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on a usage error
     try:

@@ -7,7 +7,13 @@ field and says what was expected. Relative paths are resolved against the
 config file's folder, so a config works from any working directory.
 
 Search-space presets are looked up by name in the ``search_spaces/`` folder
-(``space: dare_ties``) or given as a path or inline.
+(``space: dare_ties``; shipped inside the wheel too, see :mod:`mmmo.resources`)
+or given as a path or inline.
+
+``base`` and ``models`` are local folders or Hugging Face repo ids
+(``owner/name[@revision]``, see :mod:`mmmo.model_refs`), kept as written.
+Objective kinds, merge methods and proposers are the names their registries
+hold (:mod:`mmmo.registry`), so a user's own are accepted like mmmo's.
 """
 
 from __future__ import annotations
@@ -15,45 +21,43 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mmmo.errors import ConfigError
+from mmmo.model_refs import display_name, is_hub_id
+from mmmo.registry import MERGE_METHODS, OBJECTIVES, PROPOSERS, Registry
+from mmmo.resources import presets_dir
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+PRESETS_DIR = presets_dir()
 
-MergeMethodName = Literal[
-    "linear",
-    "task_arithmetic",
-    "ties",
-    "dare_linear",
-    "dare_ties",
-    "della",
-    "breadcrumbs",
-    "slerp",
-    "model_stock",
-]
-ObjectiveKind = Literal[
-    "exact_match",
-    "token_accuracy",
-    "answer_loglik",
-    "choice_accuracy",
-    "perplexity",
-    "delta_l1",
-    "delta_l2",
-    "delta_density",
-    "lm_eval",
-    "callable",
-]
-ProposerName = Literal["qlognehvi", "qlognparego", "sobol", "random"]
 
-# Kinds whose natural direction is "smaller is better".
-MINIMIZED_KINDS = frozenset({"perplexity", "delta_l1", "delta_l2", "delta_density"})
-DATA_KINDS = frozenset({"exact_match", "token_accuracy", "answer_loglik", "choice_accuracy", "perplexity"})
+def _registered(registry: Registry[Any]) -> AfterValidator:
+    """A validator admitting only the names ``registry`` holds now."""
+
+    def check(name: str) -> str:
+        if name not in registry:
+            raise ValueError(f"unknown {registry.what} {name!r}; expected one of {', '.join(registry.names())}")
+        return name
+
+    return AfterValidator(check)
+
+
+MergeMethodName = Annotated[str, _registered(MERGE_METHODS)]
+ObjectiveKindName = Annotated[str, _registered(OBJECTIVES)]
+ProposerName = Annotated[str, _registered(PROPOSERS)]
 
 
 class _Strict(BaseModel):
@@ -61,14 +65,14 @@ class _Strict(BaseModel):
 
 
 class ModelSpec(_Strict):
-    """One source model: a local HF checkpoint or PEFT adapter directory."""
+    """One source model: a local HF checkpoint or PEFT adapter directory, or a hub repo id."""
 
     path: Path
     name: str | None = None
 
     @property
     def display_name(self) -> str:
-        return self.name or self.path.name
+        return self.name or display_name(self.path)
 
 
 class Bounds(_Strict):
@@ -138,13 +142,12 @@ class SpaceConfig(_Strict):
     def _known_methods(cls, value: Any) -> Any:
         if isinstance(value, list) and not value:
             raise ValueError("method list is empty")
-        known = get_args(MergeMethodName)
         names = value if isinstance(value, list) else [value]
-        unknown = [n for n in names if isinstance(n, str) and n not in known]
+        unknown = [n for n in names if isinstance(n, str) and n not in MERGE_METHODS]
         if unknown:
             raise ValueError(
                 f"unknown method {', '.join(map(repr, unknown))}; expected one of "
-                f"{', '.join(known)}, or a list of them"
+                f"{', '.join(MERGE_METHODS.names())}, or a list of them"
             )
         return value
 
@@ -157,9 +160,14 @@ class SpaceConfig(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    """One objective, as named in a campaign config."""
+    """One objective, as named in a campaign config.
 
-    kind: ObjectiveKind
+    Which fields a kind reads, and which it needs, is the kind's own record
+    (:class:`~mmmo.objectives.kinds.ObjectiveKind`); a field set for a kind
+    that ignores it is refused rather than silently dropped.
+    """
+
+    kind: ObjectiveKindName
     name: str | None = None
     data: Path | None = None
     task: str | None = None
@@ -170,17 +178,46 @@ class ObjectiveSpec(_Strict):
     direction: Literal["maximize", "minimize"] | None = None
     batch_size: int = Field(default=64, gt=0)
     max_new_tokens: int | None = Field(default=None, gt=0)
+    # How prompts are shown to the model (data kinds).
+    chat_template: bool = False
+    system_prompt: str | None = None
+    fewshot: Path | None = None
+    # How a generated answer is read (exact_match).
+    stop: list[str] | None = None
+    answer_pattern: str | None = None
+    normalize: list[Literal["strip", "lower", "punctuation", "whitespace"]] | None = None
+    # Settings of a user's own objective kind, passed to its builder as given.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ObjectiveSpec:
-        if self.kind in DATA_KINDS and self.data is None:
-            raise ValueError(f"kind {self.kind!r} needs 'data' (a JSONL or text file)")
-        if self.kind == "lm_eval" and self.task is None:
-            raise ValueError("kind 'lm_eval' needs 'task' (an lm-eval task name)")
-        if self.kind == "callable" and self.function is None:
-            raise ValueError("kind 'callable' needs 'function' as 'module:attribute'")
-        if self.kind == "callable" and ":" not in (self.function or ""):
+        kind = OBJECTIVES.get(self.kind)
+        for field in sorted(kind.required):
+            if getattr(self, field) is None:
+                raise ValueError(f"kind {self.kind!r} needs {field!r}{_FIELD_HINTS.get(field, '')}")
+        ignored = [
+            name
+            for name, info in type(self).model_fields.items()
+            if name not in kind.fields and getattr(self, name) != info.get_default(call_default_factory=True)
+        ]
+        if ignored:
+            raise ValueError(
+                f"kind {self.kind!r} does not use {', '.join(map(repr, ignored))}; "
+                f"its fields are {', '.join(sorted(kind.fields))}"
+            )
+        if self.function is not None and ":" not in self.function:
             raise ValueError(f"function must look like 'module:attribute', got {self.function!r}")
+        if self.system_prompt is not None and not self.chat_template:
+            raise ValueError("system_prompt needs chat_template: true")
+        if self.stop is not None and not all(self.stop):
+            raise ValueError("stop: a stop string must not be empty")
+        if self.answer_pattern is not None:
+            try:
+                groups = re.compile(self.answer_pattern).groups
+            except re.error as exc:
+                raise ValueError(f"answer_pattern {self.answer_pattern!r} is not a valid regular expression: {exc}")
+            if groups > 1:
+                raise ValueError(f"answer_pattern {self.answer_pattern!r} has {groups} groups; use at most one")
         return self
 
     @property
@@ -198,11 +235,17 @@ class ObjectiveSpec(_Strict):
     @property
     def resolved_direction(self) -> Literal["maximize", "minimize"] | None:
         """The direction, or ``None`` when it comes from the evaluator (lm_eval)."""
-        if self.direction is not None:
-            return self.direction
-        if self.kind == "lm_eval":
+        kind = OBJECTIVES.get(self.kind)
+        if kind.direction is None:
             return None
-        return "minimize" if self.kind in MINIMIZED_KINDS else "maximize"
+        return self.direction or kind.direction
+
+
+_FIELD_HINTS = {
+    "data": " (a JSONL or text file)",
+    "task": " (an lm-eval task name)",
+    "function": " as 'module:attribute'",
+}
 
 
 class Budget(_Strict):
@@ -225,7 +268,10 @@ class CampaignConfig(_Strict):
     # Evaluate the standard recipes (uniform average, task arithmetic, TIES,
     # DARE-TIES at common defaults) once at the start, next to base and sources.
     recipes: bool = True
+    # Seeds proposals, DARE/DELLA masks and the data subsets objectives draw (``limit``).
     seed: int = 0
+    # Allow checkpoints that need their own code (config.json auto_map).
+    trust_remote_code: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
@@ -315,19 +361,25 @@ def _resolve_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
             return str(root / value)
         return value
 
+    def resolve_model(value: Any) -> Any:
+        # A hub repo id stays as written, unless a folder of that name sits beside the config.
+        if isinstance(value, str) and is_hub_id(value) and not (root / value).exists():
+            return value
+        return resolve(value)
+
     data = dict(data)
     if "base" in data:
-        data["base"] = resolve(data["base"])
+        data["base"] = resolve_model(data["base"])
     if isinstance(data.get("models"), list):
         data["models"] = [
-            {**m, "path": resolve(m.get("path"))} if isinstance(m, dict) else resolve(m)
+            {**m, "path": resolve_model(m.get("path"))} if isinstance(m, dict) else resolve_model(m)
             for m in data["models"]
         ]
     if isinstance(data.get("objectives"), list):
         data["objectives"] = [
             {
                 **o,
-                **{k: resolve(o[k]) for k in ("data", "include_path") if k in o},
+                **{k: resolve(o[k]) for k in ("data", "include_path", "fewshot") if k in o},
             }
             if isinstance(o, dict)
             else o

@@ -19,7 +19,8 @@ from mmmo.objectives.teacher_forcing import (
     pack_continuations,
     score_continuations,
 )
-from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids
+from mmmo.objectives.prompts import PromptFormat
+from mmmo.objectives.tokens import answer_ids, pad_id_of
 
 
 class _AnswerScore:
@@ -33,12 +34,15 @@ class _AnswerScore:
         limit: int | None = None,
         seed: int = 0,
         batch_size: int = 64,
+        prompt_format: PromptFormat | None = None,
     ) -> None:
         self.name = name
         self.data = Path(data)
         self.examples = subsample(read_answer_rows(self.data), limit, seed)
+        prompt_format = prompt_format or PromptFormat()
+        prompt_format.check(tokenizer, f"objective {name!r}")
         self._batches = pack_continuations(
-            [prompt_ids(tokenizer, prompt) for prompt, _ in self.examples],
+            [prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples],
             [answer_ids(tokenizer, answer) for _, answer in self.examples],
             pad_id_of(tokenizer),
             batch_size,

@@ -19,7 +19,8 @@ from mmmo.objectives.data import read_choice_rows, subsample
 from mmmo.objectives.guard import measure
 from mmmo.objectives.stats import mean_and_stderr
 from mmmo.objectives.teacher_forcing import pack_continuations, score_continuations
-from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids
+from mmmo.objectives.prompts import PromptFormat
+from mmmo.objectives.tokens import answer_ids, pad_id_of
 
 
 class ChoiceAccuracy:
@@ -35,6 +36,7 @@ class ChoiceAccuracy:
         batch_size: (example, choice) rows per forward pass.
         length_normalize: Rank choices by mean instead of summed log-probability
             (lm-eval's ``acc_norm`` idea, per token rather than per byte).
+        prompt_format: How prompts are rendered (chat template, few-shot prefix).
     """
 
     direction: Direction = "maximize"
@@ -48,14 +50,17 @@ class ChoiceAccuracy:
         seed: int = 0,
         batch_size: int = 64,
         length_normalize: bool = False,
+        prompt_format: PromptFormat | None = None,
     ) -> None:
         self.name = name
         self.data = Path(data)
         self.examples = subsample(read_choice_rows(self.data), limit, seed)
         self.length_normalize = length_normalize
+        prompt_format = prompt_format or PromptFormat()
+        prompt_format.check(tokenizer, f"objective {name!r}")
         contexts, continuations, owners = [], [], []
         for index, (prompt, choices, _) in enumerate(self.examples):
-            context = prompt_ids(tokenizer, prompt)
+            context = prompt_format.ids(tokenizer, prompt)
             for choice in choices:
                 contexts.append(context)
                 continuations.append(answer_ids(tokenizer, choice))

@@ -1,13 +1,22 @@
 """Generative exact match: greedy decoding with a KV cache, batched.
 
 Tokenization follows the project convention: the prompt is
-``tokenizer(prompt)`` (with the tokenizer's special tokens, e.g. BOS), the
-gold continuation is ``answer`` then EOS. Generation is greedy and stops for a
-row at EOS; a batch stops as soon as every row has stopped, or after
-``max_new_tokens`` (default: the longest gold answer in tokens, plus one for
-EOS, since a longer output cannot be a right answer followed by EOS). The
-decoded output (special tokens skipped) and the gold answer are compared after
-``normalize`` (default: ``str.strip``).
+``tokenizer(prompt)`` (with the tokenizer's special tokens, e.g. BOS), or the
+prompt as a :class:`~mmmo.objectives.prompts.PromptFormat` renders it (chat
+template, system prompt, few-shot prefix); the gold continuation is
+``answer`` then EOS. Generation is greedy and stops for a row at EOS or once
+its text holds a stop string; a batch stops as soon as every row has
+stopped, or after ``max_new_tokens`` (default: the longest gold answer in
+tokens followed by what ends it, EOS or a stop string, since a longer output
+cannot be a right answer followed by its end). The decoded output (special
+tokens skipped) is cut at the first stop string, its answer extracted and
+normalised by an :class:`~mmmo.objectives.prompts.AnswerMatching`, and
+compared with the gold answer read the same way.
+
+Stop strings default to what ends an answer in the data: a newline when no
+gold answer contains one. Instruct models end a short answer with a newline
+and go on writing; without the stop a right answer followed by more text
+would count as wrong.
 
 Greedy decoding makes most of that work unnecessary: a row's greedy output is
 exactly its gold answer when, teacher-forced, the gold token is the argmax at
@@ -33,9 +42,10 @@ from mmmo.objectives.base import Direction, Measurement
 from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
 from mmmo.objectives.data import read_answer_rows, subsample
 from mmmo.objectives.guard import measure
+from mmmo.objectives.prompts import AnswerMatching, PromptFormat, default_stop
 from mmmo.objectives.stats import mean_and_stderr
 from mmmo.objectives.teacher_forcing import continuation_logits, pack_continuations
-from mmmo.objectives.tokens import answer_ids, pad_id_of, prompt_ids, special_id
+from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 
 # Logit gap by which the gold token must beat every other token, per dtype,
 # for a teacher-forced row to count as the greedy output.
@@ -53,7 +63,12 @@ class ExactMatch:
         seed: Seed of the subsample.
         batch_size: Prompts decoded together.
         max_new_tokens: Generation cap; see the module docstring for the default.
-        normalize: Applied to prediction and gold answer before comparing.
+        normalize: Applied to prediction and gold answer before comparing;
+            overrides ``matching.normalize`` when given.
+        prompt_format: How prompts are rendered (default: as written).
+        matching: Stop strings, answer pattern and normalisation (default:
+            the data's own stop, see :func:`~mmmo.objectives.prompts.default_stop`,
+            and ``strip``).
         certify: Skip decoding of rows that teacher forcing proves correct
             (see the module docstring); same score, less work.
     """
@@ -69,7 +84,9 @@ class ExactMatch:
         seed: int = 0,
         batch_size: int = 64,
         max_new_tokens: int | None = None,
-        normalize: Callable[[str], str] = str.strip,
+        normalize: Callable[[str], str] | None = None,
+        prompt_format: PromptFormat | None = None,
+        matching: AnswerMatching | None = None,
         certify: bool = True,
     ) -> None:
         if max_new_tokens is not None and max_new_tokens < 1:
@@ -78,23 +95,34 @@ class ExactMatch:
         self.data = Path(data)
         self.examples = subsample(read_answer_rows(self.data), limit, seed)
         self.tokenizer = tokenizer
-        self.normalize = normalize
+        answers = [answer for _, answer in self.examples]
+        self.matching = matching or AnswerMatching(stop=default_stop(answers))
+        self._check_stops(answers)
+        self.prompt_format = prompt_format or PromptFormat()
+        self.prompt_format.check(tokenizer, f"objective {name!r}")
+        self._normalize = normalize
         self.eos_id = special_id(tokenizer, "eos")
         self.pad_id = pad_id_of(tokenizer)
+        # Room for the longest answer and what ends it: EOS, or a stop string (then no EOS is needed).
         self.max_new_tokens = max_new_tokens or max(
-            len(answer_ids(tokenizer, answer)) for _, answer in self.examples
+            max(
+                len(answer_ids(tokenizer, answer)),
+                *(len(answer_ids(tokenizer, answer + stop)) - 1 for stop in self.matching.stop),
+            )
+            for answer in answers
         )
-        self._golds = [normalize(answer) for _, answer in self.examples]
-        self._prompts = [prompt_ids(tokenizer, prompt) for prompt, _ in self.examples]
+        self._golds = [self._gold(answer) for answer in answers]
+        self._prompts = [self.prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples]
         self._batch_size = batch_size
         self._batches = PackedBatches(self._prompts, self.pad_id, batch_size)
         golds = [answer_ids(tokenizer, answer) for _, answer in self.examples]
-        # A row can be certified only if its gold tokens decode back to its gold answer.
+        # A row can be certified only if its gold tokens, read as a prediction, match its gold answer.
         self._certifiable = torch.tensor(
             [
-                normalize(tokenizer.decode(ids[:-1], skip_special_tokens=True)) == gold
+                self._prediction(tokenizer.decode(ids[:-1], skip_special_tokens=True)) == gold
                 for ids, gold in zip(golds, self._golds, strict=True)
-            ]
+            ],
+            dtype=torch.bool,
         )
         self._gold_batches = (
             pack_continuations(self._prompts, golds, self.pad_id, batch_size) if certify else None
@@ -102,6 +130,30 @@ class ExactMatch:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def _check_stops(self, answers: list[str]) -> None:
+        if self.matching.pattern is not None:
+            return  # the answer is extracted; text around it may hold a stop
+        for index, answer in enumerate(answers):
+            for stop in self.matching.stop:
+                if stop in answer:
+                    raise ObjectiveError(
+                        f"objective {self.name!r}: stop string {stop!r} occurs in the gold answer "
+                        f"{answer!r} ({self.data}, example {index}); no generation could match it"
+                    )
+
+    def _prediction(self, text: str) -> str | None:
+        if self._normalize is not None:
+            return self._normalize(self.matching.cut(text))
+        return self.matching.prediction(text)
+
+    def _gold(self, answer: str) -> str:
+        return self._normalize(answer) if self._normalize is not None else self.matching.gold(answer)
+
+    def matches(self, text: str, row: int) -> bool:
+        """Whether generated ``text`` is a right answer to example ``row``."""
+        prediction = self._prediction(text)
+        return prediction is not None and prediction == self._golds[row]
 
     def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
         """Score ``model`` as its weights are now; decoding uses the tokenizer
@@ -119,7 +171,7 @@ class ExactMatch:
         if rows:
             predictions = self._decode(model, PackedBatches([self._prompts[i] for i in rows], self.pad_id, self._batch_size))
             for row, prediction in zip(rows, predictions, strict=True):
-                correct[row] = float(self.normalize(prediction) == self._golds[row])
+                correct[row] = float(self.matches(prediction, row))
         return mean_and_stderr(correct)
 
     def predict(self, model: Any) -> list[str]:
@@ -130,14 +182,20 @@ class ExactMatch:
     def _decode(self, model: Any, batches: PackedBatches) -> list[str]:
         """Greedy continuations of ``batches``' rows, in their row order."""
         outputs: list[str] = [""] * batches.num_rows
+        stopped = self._stopped if self.matching.stop else None
         for batch in batches.on(model_device(model)):
-            tokens = greedy_decode(model, batch, self.max_new_tokens, self.eos_id, self.pad_id).tolist()
+            tokens = greedy_decode(model, batch, self.max_new_tokens, self.eos_id, self.pad_id, stopped).tolist()
             # Each row up to its EOS; the rest of the row is padding.
             tokens = [ids[: ids.index(self.eos_id)] if self.eos_id in ids else ids for ids in tokens]
             texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
             for row, text in zip(batch.rows.tolist(), texts, strict=True):
                 outputs[row] = text
         return outputs
+
+    def _stopped(self, generated: torch.Tensor, rows: torch.Tensor) -> list[bool]:
+        """Whether each of ``rows`` of ``generated`` (``B x t`` ids so far) holds a stop string."""
+        texts = self.tokenizer.batch_decode(generated[rows].tolist(), skip_special_tokens=True)
+        return [self.matching.stopped(text) for text in texts]
 
 
 @torch.inference_mode()
@@ -165,9 +223,18 @@ def greedy_certified(model: Any, batches: PackedBatches) -> torch.Tensor:
 
 
 def greedy_decode(
-    model: Any, batch: TokenBatch, max_new_tokens: int, eos_id: int, pad_id: int
+    model: Any,
+    batch: TokenBatch,
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    stopped: Callable[[torch.Tensor, torch.Tensor], list[bool]] | None = None,
 ) -> torch.Tensor:
     """Greedy continuation of a left-padded batch, using the model's KV cache.
+
+    ``stopped(generated, rows)``, when given, says after each step which of
+    the unfinished ``rows`` have ended otherwise than by EOS (a stop string
+    in their text); those rows stop as if they had produced EOS.
 
     Returns:
         ``B x T`` generated ids (``T <= max_new_tokens``); after a row's EOS
@@ -200,6 +267,11 @@ def greedy_decode(
         next_ids = logits[:, -1].argmax(dim=-1).masked_fill(done, pad_id)
         generated[:, step] = next_ids
         done |= next_ids == eos_id
+        if stopped is not None:
+            open_rows = (~done).nonzero().flatten()
+            if len(open_rows):
+                hits = torch.tensor(stopped(generated[:, : step + 1], open_rows), dtype=torch.bool, device=device)
+                done[open_rows[hits]] = True
         # One host sync per token; it ends the batch as soon as every row is done.
         if step + 1 == max_new_tokens or bool(done.all()):
             break

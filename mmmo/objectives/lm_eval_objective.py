@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mmmo.cache import cache_dir, configure_environment
+from mmmo.cache import cache_dir
 from mmmo.errors import ObjectiveError
 from mmmo.objectives.base import Direction, Measurement
 from mmmo.objectives.data import subsample_indices
@@ -62,7 +62,6 @@ class LmEvalObjective:
         add_bos_token: bool = True,
         bootstrap_iters: int = 100,
     ) -> None:
-        configure_environment()
         self.name = name
         self.task = task
         self.tokenizer = tokenizer

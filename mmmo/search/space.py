@@ -29,11 +29,10 @@ from torch import Tensor
 from mmmo.config import SpaceConfig
 from mmmo.errors import ConfigError
 from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+from mmmo.registry import MERGE_METHODS
 
-__all__ = ["DENSITY_METHODS", "SearchSpace"]
+__all__ = ["SearchSpace", "density_methods"]
 
-# Methods whose result depends on the per-source density (fraction kept).
-DENSITY_METHODS = frozenset({"ties", "dare_linear", "dare_ties", "della", "breadcrumbs"})
 FIXED_VALUES = {"weight": 1.0, "density": 1.0}
 
 
@@ -101,16 +100,21 @@ class SearchSpace:
                 f"space.granularity.blocks: {space.granularity.blocks} blocks on a model "
                 f"with {num_layers} decoder layers; use at most {num_layers}"
             )
-        if "density" in space.parameters and not DENSITY_METHODS.intersection(self.methods):
+        methods = [MERGE_METHODS.get(name) for name in self.methods]
+        if "density" in space.parameters and not any(m.uses_density for m in methods):
             raise ConfigError(
                 f"space.parameters.density: method(s) {list(self.methods)} ignore density; "
-                f"search density only with one of {sorted(DENSITY_METHODS)}"
+                f"search density only with one of {density_methods()}"
             )
-        if "slerp" in self.methods and len(self.source_names) != 2:
-            raise ConfigError(
-                f"space.method: slerp interpolates exactly two models, "
-                f"got {len(self.source_names)} sources {list(self.source_names)}"
-            )
+        count = len(self.source_names)
+        for method in methods:
+            if count < method.min_sources or (method.max_sources is not None and count > method.max_sources):
+                low, high = _count_word(method.min_sources), _count_word(method.max_sources)
+                wanted = f"exactly {low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
+                raise ConfigError(
+                    f"space.method: {method.name} merges {wanted} models, "
+                    f"got {count} sources {list(self.source_names)}"
+                )
         for name, bounds in space.parameters.items():
             if not (math.isfinite(bounds.low) and math.isfinite(bounds.high)):
                 raise ConfigError(
@@ -230,3 +234,20 @@ class SearchSpace:
             return self.encode(plan)
         except ConfigError:
             return None
+
+
+def density_methods() -> list[str]:
+    """Names of the registered merge methods that read densities (fraction kept)."""
+    names = []
+    for name in MERGE_METHODS.names():
+        try:
+            if MERGE_METHODS.get(name).uses_density:
+                names.append(name)
+        except ConfigError:
+            continue  # a user's method that cannot be loaded is reported where it is used
+    return names
+
+
+def _count_word(n: int | None) -> str | None:
+    words = {1: "one", 2: "two", 3: "three", 4: "four"}
+    return None if n is None else words.get(n, str(n))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmmo.errors import ConfigError
+from mmmo.registry import PROPOSERS
 from mmmo.search.proposers.base import Proposer
 from mmmo.search.proposers.qlognehvi import QLogNEHVIProposer
 from mmmo.search.proposers.qlognparego import QLogNParEGOProposer
@@ -21,19 +21,13 @@ __all__ = [
     "make_proposer",
 ]
 
-PROPOSERS: dict[str, type] = {
-    "sobol": SobolProposer,
-    "random": RandomProposer,
-    "qlognehvi": QLogNEHVIProposer,
-    "qlognparego": QLogNParEGOProposer,
-}
-
-
 def make_proposer(name: str, seed: int = 0, **options: Any) -> Proposer:
-    """A proposer by name (``sobol``, ``random``, ``qlognehvi``, ``qlognparego``).
+    """A proposer by its registered name (``sobol``, ``random``, ``qlognehvi``,
+    ``qlognparego``, or a user's, see :mod:`mmmo.registry`).
 
     ``options`` go to the proposer's constructor (e.g. ``num_restarts``).
+
+    Raises:
+        ConfigError: An unknown name, listing the known ones.
     """
-    if name not in PROPOSERS:
-        raise ConfigError(f"proposer: unknown proposer {name!r}; expected one of {sorted(PROPOSERS)}")
-    return PROPOSERS[name](seed=seed, **options)
+    return PROPOSERS.get(name)(seed=seed, **options)
