@@ -42,7 +42,9 @@ from pathlib import Path
 import torch
 import yaml
 
-REPO_TASKS = Path(__file__).resolve().parent.parent / "objectives" / "zoo"
+from mmmo.resources import zoo_tasks_dir
+
+REPO_TASKS = zoo_tasks_dir()
 
 
 def interleaved_medians(functions: dict[str, object], repeats: int) -> dict[str, float]:
