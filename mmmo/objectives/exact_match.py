@@ -106,8 +106,10 @@ class ExactMatch:
         # Room for the longest answer and what ends it: EOS, or a stop string (then no EOS is needed).
         self.max_new_tokens = max_new_tokens or max(
             max(
-                len(answer_ids(tokenizer, answer)),
-                *(len(answer_ids(tokenizer, answer + stop)) - 1 for stop in self.matching.stop),
+                [
+                    len(answer_ids(tokenizer, answer)),
+                    *(len(answer_ids(tokenizer, answer + stop)) - 1 for stop in self.matching.stop),
+                ]
             )
             for answer in answers
         )
