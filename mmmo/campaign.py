@@ -32,6 +32,7 @@ from mmmo.errors import ConfigError, SourceError, StoreError
 from mmmo.model_refs import resolve_campaign_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
+from mmmo.quiet import quiet_libraries
 from mmmo.references import ReferenceTrial, reference_trials
 from mmmo.results import chebyshev_select, front_table, hypervolume_table, objective_matrix, trials_table
 from mmmo.search.pareto import hypervolume, infer_ref_point
@@ -124,6 +125,9 @@ class Campaign:
     ) -> list[TrialReport]:
         """Run until ``budget.trials`` searched trials are finished, or ``n_trials`` more.
 
+        The libraries a trial calls keep their progress bars to themselves and
+        show each warning once (:func:`mmmo.quiet.quiet_libraries`).
+
         Args:
             n_trials: Searched trials to finish in this call (default: up to the budget).
             batch_size: Points proposed at once (default: ``budget.batch_size``).
@@ -132,6 +136,10 @@ class Campaign:
         Returns:
             The reports of the trials finished in this call.
         """
+        with quiet_libraries():
+            return self._run(n_trials, batch_size, callback)
+
+    def _run(self, n_trials: int | None, batch_size: int | None, callback: Callback | None) -> list[TrialReport]:
         if self._store.readonly:
             raise StoreError(f"{self.path}: opened read-only; open it with readonly=False to run it")
         batch_size = batch_size or self.config.budget.batch_size

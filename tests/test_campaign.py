@@ -345,3 +345,18 @@ def test_campaign_on_the_tiny_zoo(tiny_zoo, tmp_path):
         assert trials.loc[task, task] > trials.loc["base", task]
     assert "weight[attention][" + tasks[0] + "]" in trials.columns
     assert len(front) >= 1
+
+
+def test_campaign_seed_draws_the_objectives_data_subsets(micro, tmp_path):
+    """``seed`` seeds proposals, DARE masks and, through ``limit``, the examples scored."""
+    from mmmo.objectives.data import read_answer_rows, subsample
+
+    def examples(seed):
+        objectives = [{"kind": "exact_match", "data": str(micro / "t1.jsonl"), "limit": 3, "name": "em"}]
+        with Campaign.create(tmp_path / f"s{seed}.sqlite", config_for(micro, objectives=objectives, seed=seed)) as c:
+            return c._build_engine().objectives[0].examples
+
+    rows = read_answer_rows(micro / "t1.jsonl")
+    four, five = examples(4), examples(5)
+    assert four == subsample(rows, 3, 4)
+    assert five == subsample(rows, 3, 5) != four

@@ -25,6 +25,7 @@ from mmmo.errors import ObjectiveError
 from mmmo.objectives.base import Direction, Measurement
 from mmmo.objectives.data import subsample_indices
 from mmmo.objectives.guard import measure
+from mmmo.quiet import progress_bars_dropped
 
 
 class LmEvalObjective:
@@ -88,13 +89,15 @@ class LmEvalObjective:
     def _score(self, model: Any) -> tuple[float, float | None, int]:
         from lm_eval.evaluator import evaluate
 
-        results = evaluate(
-            self._wrapper(model),
-            self._task_dict,
-            samples={self.task: self.indices} if self.indices is not None else None,
-            bootstrap_iters=self.bootstrap_iters,
-            log_samples=False,
-        )
+        # lm-eval draws a bar per task and request type on every call; a campaign draws its own.
+        with progress_bars_dropped():
+            results = evaluate(
+                self._wrapper(model),
+                self._task_dict,
+                samples={self.task: self.indices} if self.indices is not None else None,
+                bootstrap_iters=self.bootstrap_iters,
+                log_samples=False,
+            )
         row = results["results"][self.task]
         value = row[f"{self.metric},{self.filter}"]
         stderr = row.get(f"{self.metric}_stderr,{self.filter}")
@@ -136,7 +139,8 @@ def _build_task_dict(task: str, include_path: str | Path | None) -> dict[str, An
         where = f" or in {include_path}" if include_path is not None else ""
         raise ObjectiveError(f"lm_eval: no task {task!r} among lm-eval's tasks{where}")
     try:
-        task_dict = manager.load([task])
+        with progress_bars_dropped():  # datasets' "Generating test split" bars
+            task_dict = manager.load([task])
     except Exception as exc:
         raise ObjectiveError(
             f"lm_eval task {task!r} could not be built: {type(exc).__name__}: {exc}"

@@ -90,3 +90,15 @@ def test_missing_prerequisites_are_refused(tmp_path, answers_file, char_tokenize
             None,
             {"w": __import__("torch").zeros(1)},
         )
+
+
+def test_seed_draws_the_data_subsets(answers_file, char_tokenizer):
+    """The campaign's seed reaches every data objective's ``limit`` subsample."""
+    specs = [spec(kind="exact_match", data=answers_file, limit=8, name="em"),
+             spec(kind="token_accuracy", data=answers_file, limit=8, name="acc")]
+    first = build_objectives(specs, char_tokenizer, seed=1)
+    again = build_objectives(specs, char_tokenizer, seed=1)
+    other = build_objectives(specs, char_tokenizer, seed=2)
+    for a, b, c in zip(first, again, other, strict=True):
+        assert a.examples == b.examples
+        assert a.examples != c.examples
