@@ -81,7 +81,7 @@ class Campaign:
                 raise ConfigError(f"models.{index}.name: {name!r} is reserved for a reference trial; set another")
         # Local folders or hub ids, fetched now: a model that cannot be had is refused before any trial.
         models = resolve_campaign_models(config)
-        num_layers = _num_layers(models.base)
+        num_layers = _num_layers(models.base, config.trust_remote_code)
         SearchSpace(config.space, config.model_names, num_layers)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
         store.set_meta("num_layers", num_layers)
@@ -399,11 +399,11 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     return parse_config(dict(config))
 
 
-def _num_layers(base: Path) -> int:
+def _num_layers(base: Path, trust_remote_code: bool = False) -> int:
     from transformers import AutoConfig
 
     try:
-        hf_config = AutoConfig.from_pretrained(base, local_files_only=True)
+        hf_config = AutoConfig.from_pretrained(base, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise SourceError(f"base: cannot read an HF config from {base}: {exc}") from None
     layers = getattr(hf_config, "num_hidden_layers", None)

@@ -93,10 +93,12 @@ class ExactMatch:
             raise ObjectiveError(f"objective {name!r}: max_new_tokens must be positive, got {max_new_tokens}")
         self.name = name
         self.data = Path(data)
-        self.examples = subsample(read_answer_rows(self.data), limit, seed)
+        rows = read_answer_rows(self.data)
+        self.examples = subsample(rows, limit, seed)
         self.tokenizer = tokenizer
         answers = [answer for _, answer in self.examples]
-        self.matching = matching or AnswerMatching(stop=default_stop(answers))
+        # The default stop looks at the whole file, so it does not change with the subset drawn.
+        self.matching = matching or AnswerMatching(stop=default_stop([answer for _, answer in rows]))
         self._check_stops(answers)
         self.prompt_format = prompt_format or PromptFormat()
         self.prompt_format.check(tokenizer, f"objective {name!r}")

@@ -79,7 +79,8 @@ def _data_args(spec: ObjectiveSpec, context: BuildContext) -> dict[str, Any]:
 def prompt_format(spec: ObjectiveSpec) -> Any:
     from mmmo.objectives.prompts import PromptFormat
 
-    return PromptFormat.from_files(spec.chat_template, spec.system_prompt, spec.fewshot)
+    where = f"objective {spec.resolved_name!r}: fewshot"
+    return PromptFormat.from_files(spec.chat_template, spec.system_prompt, spec.fewshot, where)
 
 
 def _exact_match(spec: ObjectiveSpec, context: BuildContext) -> Objective:

@@ -49,17 +49,21 @@ class PromptFormat:
 
     @classmethod
     def from_files(
-        cls, chat_template: bool = False, system_prompt: str | None = None, fewshot: str | Path | None = None
+        cls,
+        chat_template: bool = False,
+        system_prompt: str | None = None,
+        fewshot: str | Path | None = None,
+        where: str = "fewshot",
     ) -> PromptFormat:
-        """A format whose prefix is the text of the ``fewshot`` file (read now)."""
+        """A format whose prefix is the text of the ``fewshot`` file (read now); errors start with ``where``."""
         prefix = ""
         if fewshot is not None:
             path = Path(fewshot)
             if not path.is_file():
-                raise ObjectiveError(f"fewshot: file not found: {path}")
+                raise ObjectiveError(f"{where}: file not found: {path}")
             prefix = path.read_text(encoding="utf-8")
             if not prefix.strip():
-                raise ObjectiveError(f"fewshot: {path} is empty")
+                raise ObjectiveError(f"{where}: {path} is empty")
         return cls(chat_template=chat_template, system_prompt=system_prompt, prefix=prefix)
 
     def check(self, tokenizer: Any, where: str) -> None:

@@ -173,6 +173,9 @@ def test_fewshot_prefix_goes_inside_the_user_message(tmp_path, chat_tokenizer):
     assert fmt.text(chat_tokenizer, "Q: 3+3?\nA:") == "<s><|user|>Q: 2+2?\nA: 4\nQ: 3+3?\nA:</s><|assistant|>"
     with pytest.raises(ObjectiveError, match="fewshot: file not found"):
         PromptFormat.from_files(fewshot=tmp_path / "absent.txt")
+    spec = ObjectiveSpec(kind="exact_match", data=shots, fewshot=tmp_path / "absent.txt", name="em")
+    with pytest.raises(ObjectiveError, match=f"objective 'em': fewshot: file not found: {tmp_path / 'absent.txt'}"):
+        build_objective(spec, chat_tokenizer)
 
 
 def test_chat_exact_match_decodes_from_the_templated_prompt(tmp_path, chat_tokenizer):
