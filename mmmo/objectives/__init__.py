@@ -23,12 +23,18 @@ if TYPE_CHECKING:
     from mmmo.objectives.custom import CallableObjective
     from mmmo.objectives.exact_match import ExactMatch
     from mmmo.objectives.guard import evaluate_objectives, safe_evaluate
+    from mmmo.objectives.kinds import BuildContext, ObjectiveKind
+    from mmmo.objectives.prompts import AnswerMatching, PromptFormat
     from mmmo.objectives.lm_eval_objective import LmEvalObjective
     from mmmo.objectives.parameter_space import DeltaDensity, DeltaNorm
     from mmmo.objectives.perplexity import Perplexity
 
 _LAZY = {
     "AnswerLogLik": "mmmo.objectives.answer_scores",
+    "AnswerMatching": "mmmo.objectives.prompts",
+    "BuildContext": "mmmo.objectives.kinds",
+    "ObjectiveKind": "mmmo.objectives.kinds",
+    "PromptFormat": "mmmo.objectives.prompts",
     "CallableObjective": "mmmo.objectives.custom",
     "ChoiceAccuracy": "mmmo.objectives.choice_accuracy",
     "DeltaDensity": "mmmo.objectives.parameter_space",
@@ -45,6 +51,8 @@ _LAZY = {
 
 __all__ = [
     "AnswerLogLik",
+    "AnswerMatching",
+    "BuildContext",
     "CallableObjective",
     "ChoiceAccuracy",
     "DeltaDensity",
@@ -54,7 +62,9 @@ __all__ = [
     "LmEvalObjective",
     "Measurement",
     "Objective",
+    "ObjectiveKind",
     "Perplexity",
+    "PromptFormat",
     "TokenAccuracy",
     "build_objective",
     "build_objectives",
