@@ -197,8 +197,9 @@ class ObjectiveSpec(_Strict):
                 raise ValueError(f"kind {self.kind!r} needs {field!r}{_FIELD_HINTS.get(field, '')}")
         ignored = [
             name
-            for name, info in type(self).model_fields.items()
-            if name not in kind.fields and getattr(self, name) != info.get_default(call_default_factory=True)
+            for name in _KIND_SPECIFIC_FIELDS
+            if name not in kind.fields
+            and getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)
         ]
         if ignored:
             raise ValueError(
@@ -240,6 +241,19 @@ class ObjectiveSpec(_Strict):
             return None
         return self.direction or kind.direction
 
+
+# Fields refused on a kind that does not read them. The older fields (data,
+# task, metric, include_path, function, max_new_tokens) were accepted on any
+# kind, and campaign files store them so: they stay tolerated.
+_KIND_SPECIFIC_FIELDS = (
+    "chat_template",
+    "system_prompt",
+    "fewshot",
+    "stop",
+    "answer_pattern",
+    "normalize",
+    "options",
+)
 
 _FIELD_HINTS = {
     "data": " (a JSONL or text file)",
