@@ -163,6 +163,8 @@ def _lm_eval(spec: ObjectiveSpec, context: BuildContext) -> Objective:
         metric=spec.metric,
         include_path=spec.include_path,
         direction=spec.direction,
+        chat_template=spec.chat_template,
+        system_prompt=spec.system_prompt,
         **_data_args(spec, context),
     )
 
@@ -188,7 +190,7 @@ DELTA_DENSITY = ObjectiveKind("delta_density", _delta_density, frozenset(), dire
 LM_EVAL = ObjectiveKind(
     "lm_eval",
     _lm_eval,
-    frozenset({"metric", "include_path"}),
+    frozenset({"metric", "include_path", "chat_template", "system_prompt"}),
     frozenset({"task"}),
     direction=None,
     needs_tokenizer=True,

@@ -25,6 +25,7 @@ from mmmo.errors import ObjectiveError
 from mmmo.objectives.base import Direction, Measurement
 from mmmo.objectives.data import subsample_indices
 from mmmo.objectives.guard import measure
+from mmmo.objectives.prompts import PromptFormat
 from mmmo.quiet import progress_bars_dropped
 
 
@@ -47,6 +48,10 @@ class LmEvalObjective:
             (prompts tokenized with the tokenizer's special tokens).
         bootstrap_iters: lm-eval's bootstrap draws for standard errors of
             metrics without a closed form (a mean has one and needs none).
+        chat_template: Render each request with the tokenizer's chat template
+            (lm-eval's ``apply_chat_template``); the template writes its own
+            BOS, so none is added on top.
+        system_prompt: lm-eval's ``system_instruction`` (needs ``chat_template``).
     """
 
     def __init__(
@@ -62,12 +67,17 @@ class LmEvalObjective:
         direction: Direction | None = None,
         add_bos_token: bool = True,
         bootstrap_iters: int = 100,
+        chat_template: bool = False,
+        system_prompt: str | None = None,
     ) -> None:
+        PromptFormat(chat_template=chat_template, system_prompt=system_prompt).check(tokenizer, f"objective {name!r}")
+        self.chat_template = chat_template
+        self.system_prompt = system_prompt
         self.name = name
         self.task = task
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.add_bos_token = add_bos_token
+        self.add_bos_token = add_bos_token and not chat_template
         self.bootstrap_iters = bootstrap_iters
         self._task_dict = _build_task_dict(task, include_path)
         task_object = self._task_dict["tasks"][task]
@@ -97,6 +107,8 @@ class LmEvalObjective:
                 samples={self.task: self.indices} if self.indices is not None else None,
                 bootstrap_iters=self.bootstrap_iters,
                 log_samples=False,
+                apply_chat_template=self.chat_template,
+                system_instruction=self.system_prompt,
             )
         row = results["results"][self.task]
         value = row[f"{self.metric},{self.filter}"]

@@ -134,3 +134,35 @@ def test_repo_zoo_task_gives_built_in_score(tmp_path, tiny_llama, char_tokenizer
     assert (
         objective.evaluate(tiny_llama).value == built_in.evaluate(tiny_llama).value == pytest.approx(8 / 12)
     )
+
+
+def test_chat_template_gives_the_built_in_chat_score(tmp_path):
+    """``chat_template`` (and a system prompt) render lm-eval's requests as the
+    built-in exact match renders its prompts: the same score on the same model."""
+    from tests.objectives.conftest import make_tiny_llama
+    from tests.objectives.test_prompts import make_chat_tokenizer
+
+    from mmmo.objectives.prompts import AnswerMatching, PromptFormat
+
+    tokenizer = make_chat_tokenizer()
+    model = make_tiny_llama(len(tokenizer), seed=5)
+    rows = [{"prompt": p, "answer": "x"} for p in ("What is 6 times 7?", "Who races Eric?", "Is it yes?", "Why?")]
+    path = write_jsonl(tmp_path / "chat.jsonl", rows)
+    fmt = PromptFormat(chat_template=True, system_prompt="Answer briefly.")
+    matching = AnswerMatching.create(stop=[])
+    outputs = ExactMatch("em", path, tokenizer, max_new_tokens=MAX_NEW, prompt_format=fmt, matching=matching).predict(model)
+    for i, (row, out) in enumerate(zip(rows, outputs, strict=True)):
+        row["answer"] = out if i % 2 == 0 else out + "zz"
+    write_jsonl(path, rows)
+    (tmp_path / "chat.yaml").write_text(yaml.safe_dump(task_yaml("tiny_chat", "chat.jsonl")))
+    objective = LmEvalObjective("lm", "tiny_chat", tokenizer, include_path=tmp_path, chat_template=True,
+                                system_prompt="Answer briefly.")
+    built_in = ExactMatch("em", path, tokenizer, max_new_tokens=MAX_NEW, prompt_format=fmt, matching=matching)
+    assert objective.evaluate(model).value == built_in.evaluate(model).value == 0.5
+    plain = LmEvalObjective("lm", "tiny_chat", tokenizer, include_path=tmp_path)
+    assert plain.evaluate(model).value != 0.5
+
+
+def test_chat_template_needs_one(task_dir, char_tokenizer):
+    with pytest.raises(ObjectiveError, match="objective 'lm': chat_template is true but the tokenizer"):
+        LmEvalObjective("lm", "tiny_copy", char_tokenizer, include_path=task_dir, chat_template=True)

@@ -25,8 +25,7 @@ CHAT_TEMPLATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def chat_tokenizer() -> PreTrainedTokenizerFast:
+def make_chat_tokenizer() -> PreTrainedTokenizerFast:
     """A real byte-level BPE tokenizer, trained here on a few sentences, with a chat template."""
     core = Tokenizer(models.BPE(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -42,6 +41,11 @@ def chat_tokenizer() -> PreTrainedTokenizerFast:
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+@pytest.fixture(scope="module")
+def chat_tokenizer() -> PreTrainedTokenizerFast:
+    return make_chat_tokenizer()
 
 
 # -- answer matching -------------------------------------------------------
