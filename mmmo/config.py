@@ -163,8 +163,9 @@ class ObjectiveSpec(_Strict):
     """One objective, as named in a campaign config.
 
     Which fields a kind reads, and which it needs, is the kind's own record
-    (:class:`~mmmo.objectives.kinds.ObjectiveKind`); a field set for a kind
-    that ignores it is refused rather than silently dropped.
+    (:class:`~mmmo.objectives.kinds.ObjectiveKind`); a prompt or answer
+    option (or ``options``) set for a kind that ignores it is refused rather
+    than silently dropped.
     """
 
     kind: ObjectiveKindName
