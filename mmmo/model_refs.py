@@ -130,7 +130,7 @@ def _snapshot(hub_id: HubId, field: str, trust_remote_code: bool) -> Path:
         how = "HF_HUB_OFFLINE is set" if offline else "the hub could not give it"
         raise SourceError(
             f"{field}: model {str(hub_id)!r} is not in the Hugging Face cache {hub_cache()} and {how} "
-            f"({type(exc).__name__}: {exc}). Download it first (huggingface-cli download "
+            f"({type(exc).__name__}: {exc}). Download it first (hf download "
             f"{hub_id.repo_id}), or give a local folder."
         ) from None
     return Path(folder)
