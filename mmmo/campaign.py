@@ -85,6 +85,9 @@ class Campaign:
         SearchSpace(config.space, config.model_names, num_layers)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
         store.set_meta("num_layers", num_layers)
+        # Data subsets are drawn with the campaign's seed; a file without this entry
+        # was created when they were drawn with 0, and keeps scoring those examples.
+        store.set_meta("data_seed", config.seed)
         return cls(store)
 
     @classmethod
@@ -295,13 +298,17 @@ class Campaign:
 
             merger = self._engine.merger
             objectives = build_objectives(
-                self.config.objectives, merger.tokenizer, merger.pool.base_state, seed=self.config.seed
+                self.config.objectives, merger.tokenizer, merger.pool.base_state, seed=self._data_seed()
             )
             directions = [o.direction for o in objectives]
             if self._store.get_meta("directions") != directions:
                 self._store.set_meta("directions", directions)
             self._engine.objectives = objectives
         return self._engine
+
+    def _data_seed(self) -> int:
+        seed = self._store.get_meta("data_seed")
+        return 0 if seed is None else int(seed)
 
     # -- results -----------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -361,3 +362,10 @@ def test_campaign_seed_draws_the_objectives_data_subsets(micro, tmp_path):
     first, second = examples(0), examples(other)
     assert first == subsample(rows, 1, 0)
     assert second == subsample(rows, 1, other) != first
+
+    # A file from before the seed drew subsets (no data_seed entry) keeps its examples: those of seed 0.
+    path = tmp_path / f"s{other}.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM meta WHERE key = 'data_seed'")
+    with Campaign.open(path) as campaign:
+        assert campaign._build_engine().objectives[0].examples == first
