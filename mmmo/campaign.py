@@ -36,6 +36,7 @@ from mmmo.results import chebyshev_select, front_table, hypervolume_table, objec
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
 from mmmo.search.space import SearchSpace
+from mmmo.sources.layout import layout_of_checkpoint
 from mmmo.store import CampaignStore, NewTrial
 from mmmo.trial import TrialRecord, TrialReport
 
@@ -79,10 +80,10 @@ class Campaign:
                 raise ConfigError(f"models.{index}.name: {name!r} is reserved for a reference trial; set another")
             if not model.path.exists():
                 raise SourceError(f"models.{index}.path: {model.path} does not exist")
-        num_layers = _num_layers(config.base)
-        SearchSpace(config.space, config.model_names, num_layers)  # refuse a space that does not fit
+        layout = layout_of_checkpoint(config.base)
+        SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
-        store.set_meta("num_layers", num_layers)
+        store.set_meta("num_layers", layout.num_layers)
         return cls(store)
 
     @classmethod
@@ -279,7 +280,7 @@ class Campaign:
             sources = {m.display_name: m.path for m in self.config.models}
             pool = ModelPool.load(self.config.base, sources, dtype=dtype)
             # The tensors are known only now: refuse a granularity whose groups are empty.
-            SearchSpace(self.config.space, pool.names, pool.num_layers, tensor_names=pool.tensor_names)
+            SearchSpace(self.config.space, pool.names, layout=pool.layout)
             self._engine = _Engine(Merger(pool, device=device))
         if with_objectives and self._engine.objectives is None:
             from mmmo.objectives import build_objectives
@@ -386,19 +387,6 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     if isinstance(config, (str, Path)):
         return load_config(config)
     return parse_config(dict(config))
-
-
-def _num_layers(base: Path) -> int:
-    from transformers import AutoConfig
-
-    try:
-        hf_config = AutoConfig.from_pretrained(base, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"base: cannot read an HF config from {base}: {exc}") from None
-    layers = getattr(hf_config, "num_hidden_layers", None)
-    if layers is None:
-        raise SourceError(f"base: the HF config in {base} has no num_hidden_layers")
-    return int(layers)
 
 
 def _as_list(x: torch.Tensor | None) -> list[float] | None:

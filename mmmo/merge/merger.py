@@ -81,6 +81,8 @@ class Merger:
         self.tokenizer = pool.tokenizer
         self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else 1 << 62)
         self.scratch = Scratch(self.device)
+        # Built here, so a model that cannot be laid out is refused before any merge.
+        self.layout = pool.layout
         params = dict(self.model.named_parameters(remove_duplicate=False))
         self._targets: dict[str, Tensor] = {}
         for name, tensor in pool.base_state.items():
@@ -156,7 +158,7 @@ class Merger:
                 shape=target.shape,
                 base=self._base[name],
                 deltas=deltas,
-                params=plan.params_for(name),
+                params=plan.params_for(self.layout.place(name)),
                 options=options,
                 seed=plan.seed,
                 out=out,
