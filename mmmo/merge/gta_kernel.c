@@ -65,6 +65,7 @@ typedef struct {
     float scale; /* lam / scalar divisor, without consensus */
     float lam;
     float *out;
+    int64_t offset; /* index of entry 0 in the whole tensor (a multiple of 4): masks are drawn by it */
 } merge_args;
 
 /*
@@ -89,7 +90,7 @@ typedef struct {
             weight[s] = a->weight[s];                                                                       \
             float c = a->coefficient[s];                                                                    \
             if (a->random[s]) {                                                                             \
-                random_multipliers(a->key[s], first, m, a->level[s], c, multiplier[s]);                     \
+                random_multipliers(a->key[s], a->offset + first, m, a->level[s], c, multiplier[s]);         \
             } else {                                                                                        \
                 for (int j = 0; j < m; j++) multiplier[s][j] = c;                                           \
             }                                                                                               \
@@ -149,13 +150,14 @@ typedef void (*block_fn)(const merge_args *, int, int64_t, int);
  * divisor = scalar_divisor. With consensus, sel_k(i) = [tau_k(i) * e(i) > 0]
  * with e(i) = +1 where sum_k tau_k(i) >= 0, else -1; the divisor is
  * sum_k weights[k] * sel_k(i) (1 where that is 0) when normalize, else 1.
- * Returns 0, or -1 when k is out of range.
+ * Random masks are drawn for entries offset + i (offset a multiple of 4).
+ * Returns 0, or -1 when k or offset is out of range.
  */
 int gta_merge(const float *base, const float *const *deltas, int k, int64_t n, const int32_t *kinds,
               const float *lows, const float *highs, const uint32_t *levels, const uint64_t *keys,
               const float *coefficients, const float *weights, int consensus, int normalize,
-              float scalar_divisor, float lam, float *out, int threads) {
-    if (k < 1 || k > MAX_SOURCES) return -1;
+              float scalar_divisor, float lam, float *out, int64_t offset, int threads) {
+    if (k < 1 || k > MAX_SOURCES || offset < 0 || (offset & 3)) return -1;
     merge_args a;
     a.base = base;
     a.deltas = deltas;
@@ -164,6 +166,7 @@ int gta_merge(const float *base, const float *const *deltas, int k, int64_t n, c
     a.scale = lam / scalar_divisor;
     a.lam = lam;
     a.out = out;
+    a.offset = offset;
     for (int s = 0; s < k; s++) {
         a.coefficient[s] = coefficients[s];
         a.weight[s] = weights[s];

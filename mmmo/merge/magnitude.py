@@ -10,6 +10,11 @@ rank ``r`` then lies between two neighbouring stored values, and one pass over
 the tensor finds it exactly: gather and sort only the ``~n / B`` entries inside
 that bracket (ties with stored values included, so repeated magnitudes, as in
 checkpoints converted from bfloat16, are handled exactly).
+
+Magnitudes are compared in float32 whatever the task vector's dtype (widening
+a bfloat16 or float16 value is exact), so a threshold keeps the same entries
+in every dtype. The index is built on the CPU even for a task vector on a GPU:
+sorting there would take a sorted copy and an index array on the device.
 """
 
 from __future__ import annotations
@@ -43,25 +48,26 @@ class MagnitudeIndex:
 
     @classmethod
     def build(cls, delta: Tensor, bins: int = DEFAULT_BINS, work: Tensor | None = None) -> MagnitudeIndex:
-        """Sort ``|delta|`` (flat ``[n]``) once and keep ``bins + 1`` order statistics.
+        """Sort ``|delta|`` (flat ``[n]``, any float dtype, any device) once and keep ``bins + 1`` order statistics.
 
-        ``work`` (CPU, at least ``n`` elements of ``delta``'s dtype) is used for the
-        sorted copy, so building many indexes reuses one buffer.
+        ``work`` (CPU, at least ``n`` elements of the sort dtype: float64 for a
+        float64 ``delta``, else float32) holds the sorted copy, so building many
+        indexes reuses one buffer; another buffer is ignored.
         """
         n = delta.numel()
-        if delta.device.type == "cpu":
-            # numpy sorts in place without an index array: one copy of |delta|.
-            magnitudes = work[:n] if work is not None else torch.empty_like(delta).reshape(-1)
-            torch.abs(delta.detach().reshape(-1), out=magnitudes)
-            magnitudes.numpy().sort()
-            sorted_abs = magnitudes
-        else:
-            sorted_abs = delta.detach().reshape(-1).abs().sort().values
+        dtype = torch.float64 if delta.dtype == torch.float64 else torch.float32
+        usable_work = work is not None and work.dtype == dtype and work.device.type == "cpu" and work.numel() >= n
+        magnitudes = work[:n] if usable_work else torch.empty(n, dtype=dtype)
+        flat = delta.detach().reshape(-1)
+        # numpy sorts in place without an index array: one copy of |delta|, on the CPU.
+        magnitudes.copy_(flat if flat.device.type == "cpu" else flat.cpu()).abs_()
+        magnitudes.numpy().sort()
+        sorted_abs = magnitudes
         bins = max(1, min(bins, n - 1)) if n > 1 else 1
         ranks = torch.linspace(0, n - 1, bins + 1, dtype=torch.float64).round().long().unique()
-        values = sorted_abs[ranks.to(sorted_abs.device)]
+        values = sorted_abs[ranks]
         below = torch.searchsorted(sorted_abs, values, right=False)
-        return cls(ranks=ranks.cpu(), values=values.cpu(), below=below.cpu(), numel=n)
+        return cls(ranks=ranks, values=values, below=below, numel=n)
 
     def order_statistic(self, delta: Tensor, rank: int, scratch: Scratch, chunk: int) -> float:
         """The ``rank``-th smallest ``|delta|`` (0-based), exactly.
@@ -83,12 +89,21 @@ class MagnitudeIndex:
             candidates = native.bracket_magnitudes(delta, low, high, capacity).sort().values
         else:
             step = max(_ROW, chunk - chunk % _ROW)
+            dtype = self.values.dtype
             inside = [
-                _bracket_entries(delta[start : start + step], low, high, scratch) for start in range(0, n, step)
+                _bracket_entries(_widened(delta[start : start + step], dtype, scratch), low, high, scratch)
+                for start in range(0, n, step)
             ]
             candidates = torch.cat(inside).sort().values
         # shape: [m], the entries of the bracket, ascending; rank - below indexes it.
         return float(candidates[rank - below])
+
+
+def _widened(piece: Tensor, dtype: torch.dtype, scratch: Scratch) -> Tensor:
+    """``piece`` in ``dtype`` (the index's): itself, or a widened copy in scratch."""
+    if piece.dtype == dtype:
+        return piece
+    return scratch.get("bracket_widened", piece.numel(), dtype).copy_(piece)
 
 
 # Entries per row of the coarse bracket filter: a bracket holds about n / B

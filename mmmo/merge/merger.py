@@ -108,7 +108,8 @@ class Merger:
         index = self._magnitudes.get(key)
         if index is None:
             delta = self._deltas[source][tensor]
-            work = self.scratch.get("sort", delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
+            sort_dtype = torch.float64 if delta.dtype == torch.float64 else torch.float32
+            work = self.scratch.get("sort", delta.numel(), sort_dtype) if delta.device.type == "cpu" else None
             index = MagnitudeIndex.build(delta, work=work)
             self._magnitudes[key] = index
         return index

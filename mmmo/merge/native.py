@@ -1,8 +1,9 @@
 """The one-pass C kernel of generalized task arithmetic (``gta_kernel.c``), called through ctypes.
 
-:mod:`mmmo.merge.gta` merges float32 CPU tensors with the kernel when it can,
-and with torch ops otherwise (other dtypes, GPUs, a keep rule the kernel lacks,
-no C compiler, ``MMMO_NATIVE=0``). Both give the same merge: the same keep
+:mod:`mmmo.merge.gta` merges CPU tensors with the kernel when it can (float32
+ones directly; bfloat16 and float16 ones chunk by chunk, widened to float32
+first), and with torch ops otherwise (GPUs, a keep rule the kernel lacks, no C
+compiler, ``MMMO_NATIVE=0``). Both give the same merge: the same keep
 rules, the same random masks (:mod:`mmmo.merge.random_keep`), and sums that
 differ only by float rounding order. Building and caching is
 :class:`mmmo.native.NativeLibrary`'s.
@@ -19,12 +20,14 @@ from torch import Tensor
 
 from mmmo.native import NativeLibrary
 
-__all__ = ["KEEP_CODES", "MAX_SOURCES", "available", "bracket_magnitudes", "gta_merge", "kernel"]
+__all__ = ["KEEP_CODES", "MAX_SOURCES", "WIDENED_DTYPES", "available", "bracket_magnitudes", "gta_merge", "kernel"]
 
 #: Keep rules the kernel implements, by :class:`mmmo.merge.gta.Keep` kind.
 KEEP_CODES = {"all": 0, "above": 1, "between": 2, "bernoulli": 3}
 #: Most sources one kernel call merges (its per-block buffers live on the stack).
 MAX_SOURCES = 32
+#: Dtypes the kernel's callers take: float32 directly, the others widened to it chunk by chunk.
+WIDENED_DTYPES = frozenset({torch.float32, torch.bfloat16, torch.float16})
 
 
 def _declare(library: ctypes.CDLL) -> None:
@@ -33,7 +36,7 @@ def _declare(library: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-        ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_int,
+        ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
     ]  # fmt: skip
     library.bracket_magnitudes.restype = ctypes.c_int64
     library.bracket_magnitudes.argtypes = [
@@ -76,14 +79,21 @@ def gta_merge(
     scalar_divisor: float,
     lam: float,
     out: Tensor,
+    offset: int = 0,
 ) -> None:
-    """Write the merge of flat float32 ``base: [n]`` and ``deltas[k]: [n]`` into ``out: [n]`` (see gta_kernel.c)."""
+    """Write the merge of flat float32 ``base: [n]`` and ``deltas[k]: [n]`` into ``out: [n]`` (see gta_kernel.c).
+
+    ``offset`` (a multiple of 4) is the index of entry 0 in the whole tensor: random
+    masks are drawn by that index, so slices of a tensor merge to the bits of the whole.
+    """
     library = _load()
     if library is None:
         raise RuntimeError("the merge kernel is not available")
     k = len(deltas)
     if not 1 <= k <= MAX_SOURCES:
         raise ValueError(f"the merge kernel takes 1 to {MAX_SOURCES} sources, got {k}")
+    if offset < 0 or offset % 4:
+        raise ValueError(f"the merge kernel needs an offset that is a non-negative multiple of 4, got {offset}")
     pointers = _array(ctypes.c_void_p, [d.data_ptr() for d in deltas])
     status = library.gta_merge(
         base.data_ptr(), ctypes.addressof(pointers), k, base.numel(),
@@ -91,7 +101,7 @@ def gta_merge(
         _array(ctypes.c_float, lows), _array(ctypes.c_float, highs),
         _array(ctypes.c_uint32, levels), _array(ctypes.c_uint64, keys),
         _array(ctypes.c_float, coefficients), _array(ctypes.c_float, weights),
-        int(consensus), int(normalize), scalar_divisor, lam, out.data_ptr(), torch.get_num_threads(),
+        int(consensus), int(normalize), scalar_divisor, lam, out.data_ptr(), offset, torch.get_num_threads(),
     )  # fmt: skip
     if status != 0:
         raise RuntimeError(f"the merge kernel refused its arguments (status {status})")
