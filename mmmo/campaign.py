@@ -36,6 +36,7 @@ from mmmo.results import chebyshev_select, front_table, hypervolume_table, objec
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
 from mmmo.search.space import SearchSpace
+from mmmo.sources.checkpoint import checkpoint_dtype
 from mmmo.sources.layout import layout_of_checkpoint
 from mmmo.store import CampaignStore, NewTrial
 from mmmo.trial import TrialRecord, TrialReport
@@ -81,6 +82,8 @@ class Campaign:
             if not model.path.exists():
                 raise SourceError(f"models.{index}.path: {model.path} does not exist")
         layout = layout_of_checkpoint(config.base)
+        if config.dtype == "auto":
+            checkpoint_dtype(config.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
         SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
         store.set_meta("num_layers", layout.num_layers)
@@ -273,7 +276,8 @@ class Campaign:
             from mmmo.merge import Merger
             from mmmo.sources import ModelPool
 
-            dtype = getattr(torch, self.config.dtype)
+            auto = self.config.dtype == "auto"
+            dtype = checkpoint_dtype(self.config.base) if auto else getattr(torch, self.config.dtype)
             device = self.config.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -227,7 +227,8 @@ class CampaignConfig(_Strict):
     recipes: bool = True
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # "auto": the base checkpoint's own dtype (``dtype``/``torch_dtype`` in its config.json).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     @field_validator("models", mode="before")
     @classmethod

@@ -30,7 +30,9 @@ from mmmo.plan import MergePlan
 
 
 def keep_probabilities(delta: Tensor, shape: torch.Size, density: float, epsilon: float) -> Tensor:
-    """Per-entry keep probabilities ``[n]`` (float32, float64 for a float64 delta) of MagPrune for a flat task vector ``[n]``.
+    """Per-entry keep probabilities ``[n]`` of MagPrune for a flat task vector ``[n]``.
+
+    They are float32 (float64 for a float64 delta), whatever the delta's dtype.
 
     Ranks come from a stable sort, so entries of equal magnitude (frequent in
     16-bit task vectors) rank by position, the same on every run and device.

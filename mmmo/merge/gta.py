@@ -212,13 +212,11 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
     if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
         return False
     tensors = (job.base, job.out, *job.deltas)
-    if any(t.device.type != "cpu" or t.dtype not in native.WIDENED_DTYPES or not t.is_contiguous() for t in tensors):
+    whole = native.usable(*tensors)
+    if not whole and not native.usable_widened(*tensors):
         return False
     # The kernel draws random masks four entries per hash word, from an aligned start.
-    random = any(keep.kind == "bernoulli" for keep in keeps)
-    if random and (job.offset % 4 or job.chunk % 4):
-        return False
-    if not native.available():
+    if any(keep.kind == "bernoulli" for keep in keeps) and (job.offset % 4 or (not whole and job.chunk % 4)):
         return False
     total = sum(job.weights)
     arguments = dict(
@@ -234,7 +232,7 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
         scalar_divisor=total if normalize and abs(total) >= 1e-8 else 1.0,
         lam=lam,
     )
-    if native.usable(*tensors):
+    if whole:
         native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, **arguments)
         return True
     # 16-bit tensors: widen a cache-sized chunk of each input, merge it, round it into out.

@@ -62,7 +62,7 @@ def group_filters(grouping: TensorGrouping, layout: TensorLayout) -> FilterEntri
 
 
 def _layer_module(layout: TensorLayout, name: str) -> str:
-    """The layer's child module holding tensor ``name`` (``self_attn`` of ``model.layers.3.self_attn.q_proj.weight``)."""
+    """The layer's child module holding tensor ``name`` (``self_attn`` of ``model.layers.3.self_attn.q.weight``)."""
     layer = layout.places[name].layer
     return name[len(layout.layer_start(layer)) :].split(".", 1)[0] if layer is not None else name
 

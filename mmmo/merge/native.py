@@ -20,7 +20,17 @@ from torch import Tensor
 
 from mmmo.native import NativeLibrary
 
-__all__ = ["KEEP_CODES", "MAX_SOURCES", "WIDENED_DTYPES", "available", "bracket_magnitudes", "gta_merge", "kernel"]
+__all__ = [
+    "KEEP_CODES",
+    "MAX_SOURCES",
+    "WIDENED_DTYPES",
+    "available",
+    "bracket_magnitudes",
+    "gta_merge",
+    "kernel",
+    "usable",
+    "usable_widened",
+]
 
 #: Keep rules the kernel implements, by :class:`mmmo.merge.gta.Keep` kind.
 KEEP_CODES = {"all": 0, "above": 1, "between": 2, "bernoulli": 3}
@@ -57,6 +67,16 @@ def usable(*tensors: Tensor) -> bool:
     """Whether the kernel can take these tensors: contiguous float32 on the CPU, and it is available."""
     return all(t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() for t in tensors) and (
         available()
+    )
+
+
+def usable_widened(*tensors: Tensor) -> bool:
+    """Whether the kernel can take these tensors chunk by chunk, widened to float32: contiguous
+    CPU tensors of :data:`WIDENED_DTYPES`, some not float32 (float32 ones go whole, see :func:`usable`)."""
+    return (
+        all(t.device.type == "cpu" and t.dtype in WIDENED_DTYPES and t.is_contiguous() for t in tensors)
+        and any(t.dtype != torch.float32 for t in tensors)
+        and available()
     )
 
 
