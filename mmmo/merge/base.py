@@ -35,11 +35,13 @@ OptionValue = float | bool
 # dozen elementwise passes per source do not go to memory; large enough that
 # the Python and dispatch overhead per chunk stays small.
 DEFAULT_CHUNK = 1 << 16
-# Bytes of work memory per chunk entry, beyond the K source rows of a
-# sign-consensus merge: the accumulator, a widened delta, a kept row, the
-# elected sign, the agreeing sum, the divisor and a keep mask (float32 each),
-# and the int64 temporaries of a random keep mask (about 24 bytes).
-_WORK_BYTES_PER_ENTRY = 7 * 4 + 24
+# Bytes of work memory per chunk entry besides two float32 rows per source
+# (a sign-consensus merge's kept rows; a widened copy of each 16-bit delta):
+# the float32 work buffers every method together keeps in one Scratch (13 kinds:
+# accumulator, widened base and delta, kept row, keep mask, upper trim, elected
+# sign, agreeing sum, divisor, two bracket buffers, two SLERP endpoints), and
+# the int64 temporaries of a random keep mask (about 24 bytes).
+_WORK_BYTES_PER_ENTRY = 13 * 4 + 24
 # Largest chunk on a GPU: large enough that each op fills the device.
 DEVICE_CHUNK = 1 << 22
 # Smallest chunk a memory budget may ask for (the per-chunk overhead grows below it).
@@ -53,12 +55,13 @@ STREAM_CHUNK = 1 << 20
 def budget_chunk(budget_bytes: int, sources: int, cap: int = DEVICE_CHUNK) -> int:
     """Entries per work chunk so that a merge of ``sources`` task vectors uses at most ``budget_bytes`` of work memory.
 
-    A sign-consensus merge keeps ``sources`` float32 rows of the chunk and the
-    buffers counted in ``_WORK_BYTES_PER_ENTRY``; the result is a multiple of
+    Counts two float32 rows per source and the buffers of
+    ``_WORK_BYTES_PER_ENTRY``, for every method at once (a merger's work
+    buffers outlive a trial, and trials change methods); the result is a multiple of
     ``MIN_CHUNK`` (so random-mask words never straddle chunks) in
     ``[MIN_CHUNK, cap]``.
     """
-    per_entry = 4 * max(1, sources) + _WORK_BYTES_PER_ENTRY
+    per_entry = 8 * max(1, sources) + _WORK_BYTES_PER_ENTRY
     entries = budget_bytes // per_entry
     return max(MIN_CHUNK, min(cap, entries - entries % MIN_CHUNK))
 
@@ -168,7 +171,8 @@ class TensorJob:
     def chunks(self, floor: int = 1) -> Iterator[tuple[int, int]]:
         """``(start, stop)`` of consecutive work chunks covering ``[0, n)``, each at least ``floor`` long."""
         n = self.numel
-        size = max(self.chunk, floor)
+        # The floor cuts per-op overhead on CPUs; elsewhere the chunk is a memory budget's.
+        size = max(self.chunk, floor) if self.out.device.type == "cpu" else self.chunk
         for start in range(0, n, size):
             yield start, min(start + size, n)
 

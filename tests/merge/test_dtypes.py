@@ -147,6 +147,6 @@ def test_budget_chunk_fits_the_budget(sources):
     budget = 64 << 20
     chunk = budget_chunk(budget, sources)
     assert chunk % 1024 == 0
-    assert chunk * (4 * sources + 52) <= budget
+    assert chunk * (8 * sources + 76) <= budget
     assert budget_chunk(budget, sources + 1) <= chunk
     assert budget_chunk(1, sources) == 1024  # never below the floor
