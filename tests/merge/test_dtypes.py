@@ -150,3 +150,14 @@ def test_budget_chunk_fits_the_budget(sources):
     assert chunk * (8 * sources + 76) <= budget
     assert budget_chunk(budget, sources + 1) <= chunk
     assert budget_chunk(1, sources) == 1024  # never below the floor
+
+
+@pytest.mark.skipif(not native.available(), reason="no C compiler")
+@pytest.mark.parametrize("method", ["task_arithmetic", "ties", "dare_ties", "breadcrumbs"])
+def test_the_kernel_takes_16_bit_tensors_chunk_by_chunk(method, monkeypatch):
+    calls = []
+    real = native.gta_merge
+    monkeypatch.setattr(native, "gta_merge", lambda *a, **k: calls.append(k["offset"]) or real(*a, **k))
+    _merge(method, torch.bfloat16, "cpu")
+    # Chunks of 1024 entries over 5917: one call per chunk, each drawing masks from its own offset.
+    assert calls == list(range(0, SHAPE.numel(), 1024))
