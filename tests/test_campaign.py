@@ -379,3 +379,19 @@ def test_a_checkpoint_dtype_mmmo_cannot_merge_in_is_refused_before_any_work(micr
         Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base")))
     assert not (tmp_path / "c.sqlite").exists()
     Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base"), dtype="float32")).close()
+
+
+def test_a_base_with_tensors_the_layout_cannot_place_is_refused_before_any_work(micro, tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from mmmo.errors import LayoutError
+
+    shutil.copytree(micro / "base", tmp_path / "base")
+    weights = tmp_path / "base" / "model.safetensors"
+    state = load_file(weights)
+    save_file({**state, "model.layers.0.router.weight": torch.zeros(4, 16)}, str(weights), metadata={"format": "pt"})
+    with pytest.raises(LayoutError, match=r"model\.layers\.0\.router\.weight"):
+        Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base")))
+    assert not (tmp_path / "c.sqlite").exists()
