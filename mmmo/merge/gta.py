@@ -27,7 +27,8 @@ once into ``job.out``.
 On the CPU the one-pass C kernel merges instead (:mod:`mmmo.merge.native`):
 each entry of the base and the task vectors is read once and the merged entry
 written once, with the same keep rules and masks. Contiguous float32 tensors
-go to it whole; 16-bit ones chunk by chunk, widened to float32 first. The
+and bfloat16 tensors go to it whole (it widens bfloat16 itself); float16 ones
+chunk by chunk, widened to float32 first. The
 torch path is the fallback for GPUs, keep rules the kernel lacks, and
 machines without it.
 
@@ -212,7 +213,7 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
     if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
         return False
     tensors = (job.base, job.out, *job.deltas)
-    whole = native.usable(*tensors)
+    whole = native.usable(*tensors, dtypes=native.KERNEL_DTYPES)
     if not whole and not native.usable_widened(*tensors):
         return False
     # The kernel draws random masks four entries per hash word, from an aligned start.
@@ -235,7 +236,7 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
     if whole:
         native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, **arguments)
         return True
-    # 16-bit tensors: widen a cache-sized chunk of each input, merge it, round it into out.
+    # float16 tensors: widen a cache-sized chunk of each input, merge it, round it into out.
     for start, stop in job.chunks():
         base = job.read(job.base, start, stop, "base")
         deltas = [job.read(d, start, stop, f"delta{k}") for k, d in enumerate(job.deltas)]

@@ -97,7 +97,7 @@ class MagnitudeIndex:
         open_low = float(torch.nextafter(low, infinity))
         open_high = float(torch.nextafter(high, -infinity))
         n = delta.numel()
-        if native.usable(delta) and low.dtype == torch.float32:
+        if native.usable(delta) and low.dtype == torch.float32:  # float32 tensors only
             # One read of delta in C.
             capacity = int(self.ranks[position + 1] - self.ranks[position]) + 1
             strictly_inside = native.bracket_magnitudes(delta, open_low, open_high, capacity)

@@ -154,10 +154,13 @@ def test_budget_chunk_fits_the_budget(sources):
 
 @pytest.mark.skipif(not native.available(), reason="no C compiler")
 @pytest.mark.parametrize("method", ["task_arithmetic", "ties", "dare_ties", "breadcrumbs"])
-def test_the_kernel_takes_16_bit_tensors_chunk_by_chunk(method, monkeypatch):
+def test_the_kernel_takes_bfloat16_whole_and_float16_chunk_by_chunk(method, monkeypatch):
     calls = []
     real = native.gta_merge
     monkeypatch.setattr(native, "gta_merge", lambda *a, **k: calls.append(k["offset"]) or real(*a, **k))
     _merge(method, torch.bfloat16, "cpu")
+    assert calls == [0]  # the kernel widens bfloat16 itself
+    calls.clear()
+    _merge(method, torch.float16, "cpu")
     # Chunks of 1024 entries over 5917: one call per chunk, each drawing masks from its own offset.
     assert calls == list(range(0, SHAPE.numel(), 1024))
