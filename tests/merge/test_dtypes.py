@@ -52,6 +52,7 @@ def _merge(
     merge_method = get_method(method)
     plan = MergePlan.uniform(method, names, list(weights), list(densities), options, seed=3)
     out = torch.full_like(base, float("nan"))
+    magnitudes = tuple(MagnitudeIndex.build(d, bins=32) for d in deltas) if merge_method.uses_magnitudes else None
     merge_method.merge(
         TensorJob(
             name="model.layers.0.mlp.up_proj.weight",
@@ -64,7 +65,7 @@ def _merge(
             out=out,
             scratch=Scratch(torch.device(device)),
             chunk=1024,
-            magnitudes=tuple(MagnitudeIndex.build(d, bins=32) for d in deltas) if merge_method.uses_magnitudes else None,  # noqa: E501
+            magnitudes=magnitudes,
         )
     )
     assert out.dtype == dtype
