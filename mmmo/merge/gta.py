@@ -21,16 +21,15 @@ into bool tensors, bool-float products and ``masked_fill_`` cost several
 times an elementwise float op.
 
 Arithmetic is float32 whatever the tensors' dtypes (see :mod:`mmmo.merge.base`):
-16-bit chunks are widened into work buffers, and the merged chunk is rounded
-once into ``job.out``.
+the torch path widens 16-bit chunks into work buffers and rounds each merged
+chunk once into ``job.out``.
 
 On the CPU the one-pass C kernel merges instead (:mod:`mmmo.merge.native`):
 each entry of the base and the task vectors is read once and the merged entry
-written once, with the same keep rules and masks. Contiguous float32 tensors
-and bfloat16 tensors go to it whole (it widens bfloat16 itself); float16 ones
-chunk by chunk, widened to float32 first. The
-torch path is the fallback for GPUs, keep rules the kernel lacks, and
-machines without it.
+written once, with the same keep rules and masks. Contiguous float32 and
+bfloat16 tensors go to it whole (it widens bfloat16 itself); float16 ones go
+chunk by chunk, widened to float32 first. The torch path is the fallback for
+GPUs, keep rules the kernel lacks, and machines without the kernel.
 
 On a GPU every work buffer is one chunk long (``job.chunk``, sized by the
 merger to a memory budget), so no ``K x n`` intermediate is ever formed.
