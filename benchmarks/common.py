@@ -92,7 +92,7 @@ class MergeProblem:
         self.extra_tasks = tuple(extra_tasks)
         pool = ModelPool.load(self.zoo.base, {task: self.zoo.experts[task] for task in self.tasks})
         self.merger = Merger(pool)
-        self.space = SearchSpace(load_space(DEMO_SPACE), pool.names, pool.num_layers)
+        self.space = SearchSpace(load_space(DEMO_SPACE), pool.names, layout=pool.layout)
 
         def specs(tasks):
             return [

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from mmmo.config import CampaignConfig, load_config, parse_config
-from mmmo.errors import ConfigError, SourceError, StoreError
+from mmmo.errors import ConfigError, StoreError
 from mmmo.model_refs import resolve_campaign_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
@@ -38,6 +38,8 @@ from mmmo.results import chebyshev_select, front_table, hypervolume_table, objec
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
 from mmmo.search.space import SearchSpace
+from mmmo.sources.checkpoint import checkpoint_dtype
+from mmmo.sources.layout import layout_of_checkpoint
 from mmmo.store import CampaignStore, NewTrial
 from mmmo.trial import TrialRecord, TrialReport
 
@@ -81,10 +83,12 @@ class Campaign:
                 raise ConfigError(f"models.{index}.name: {name!r} is reserved for a reference trial; set another")
         # Local folders or hub ids, fetched now: a model that cannot be had is refused before any trial.
         models = resolve_campaign_models(config)
-        num_layers = _num_layers(models.base, config.trust_remote_code)
-        SearchSpace(config.space, config.model_names, num_layers)  # refuse a space that does not fit
+        layout = layout_of_checkpoint(models.base, trust_remote_code=config.trust_remote_code)
+        if config.dtype == "auto":
+            checkpoint_dtype(models.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
+        SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
         store = CampaignStore.create(path, config.model_dump_json())
-        store.set_meta("num_layers", num_layers)
+        store.set_meta("num_layers", layout.num_layers)
         # Data subsets are drawn with the campaign's seed; a file without this entry
         # was created when they were drawn with 0, and keeps scoring those examples.
         store.set_meta("data_seed", config.seed)
@@ -284,14 +288,15 @@ class Campaign:
             from mmmo.merge import Merger
             from mmmo.sources import ModelPool
 
-            dtype = getattr(torch, self.config.dtype)
+            models = resolve_campaign_models(self.config)
+            auto = self.config.dtype == "auto"
+            dtype = checkpoint_dtype(models.base) if auto else getattr(torch, self.config.dtype)
             device = self.config.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            models = resolve_campaign_models(self.config)
             pool = ModelPool.load(models.base, models.sources, dtype=dtype)
             # The tensors are known only now: refuse a granularity whose groups are empty.
-            SearchSpace(self.config.space, pool.names, pool.num_layers, tensor_names=pool.tensor_names)
+            SearchSpace(self.config.space, pool.names, layout=pool.layout)
             self._engine = _Engine(Merger(pool, device=device))
         if with_objectives and self._engine.objectives is None:
             from mmmo.objectives import build_objectives
@@ -404,19 +409,6 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     if isinstance(config, (str, Path)):
         return load_config(config)
     return parse_config(dict(config))
-
-
-def _num_layers(base: Path, trust_remote_code: bool = False) -> int:
-    from transformers import AutoConfig
-
-    try:
-        hf_config = AutoConfig.from_pretrained(base, local_files_only=True, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"base: cannot read an HF config from {base}: {exc}") from None
-    layers = getattr(hf_config, "num_hidden_layers", None)
-    if layers is None:
-        raise SourceError(f"base: the HF config in {base} has no num_hidden_layers")
-    return int(layers)
 
 
 def _as_list(x: torch.Tensor | None) -> list[float] | None:

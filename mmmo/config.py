@@ -288,7 +288,8 @@ class CampaignConfig(_Strict):
     # Allow checkpoints that need their own code (config.json auto_map).
     trust_remote_code: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # "auto": the base checkpoint's own dtype (``dtype``/``torch_dtype`` in its config.json).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     @field_validator("models", mode="before")
     @classmethod

@@ -20,6 +20,10 @@ class SourceError(MmmoError, ValueError):
     """A base or source model is missing, unreadable or does not fit the others."""
 
 
+class LayoutError(SourceError):
+    """A model's tensors cannot be placed in decoder layers and roles."""
+
+
 class MergeError(MmmoError, ValueError):
     """A merge plan cannot be applied (bad weights, densities, method options)."""
 

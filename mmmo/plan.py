@@ -6,30 +6,32 @@ weights). It names the method, the per-source parameters for every tensor
 group, and the method's options. It is plain data: frozen, JSON round-trippable,
 and free of torch.
 
-Tensor groups come from a :class:`TensorGrouping`:
+Tensor groups come from a :class:`TensorGrouping`, applied to each tensor's
+place (decoder layer and role) in the model's
+:class:`~mmmo.sources.layout.TensorLayout`:
 
 - ``model``: one group, ``"all"``; every tensor gets the same per-source values.
-- ``blocks`` (``blocks=B``): ``"embed"`` (token embeddings), ``"block0"`` ..
+- ``blocks`` (``blocks=B``): ``"embed"`` (embeddings), ``"block0"`` ..
   ``"block{B-1}"`` (B contiguous, near-equal runs of decoder layers, layer norms
   inside a layer included), and ``"head"`` (final norm and LM head).
-- ``module``: ``"attention"`` (``self_attn`` tensors), ``"mlp"`` (``mlp``
-  tensors) and ``"other"`` (embeddings, layer norms, final norm, head).
+- ``module``: ``"attention"`` (attention tensors), ``"mlp"`` (MLP tensors) and
+  ``"other"`` (embeddings, layer norms, final norm, head).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mmmo.errors import MergeError
 
-GranularityKind = Literal["model", "blocks", "module"]
+if TYPE_CHECKING:
+    from mmmo.sources.layout import TensorPlace
 
-_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+GranularityKind = Literal["model", "blocks", "module"]
 
 
 @dataclass(frozen=True)
@@ -91,28 +93,19 @@ class TensorGrouping:
         """The block a decoder layer belongs to (near-equal contiguous runs)."""
         return min(layer * self.blocks // self.num_layers, self.blocks - 1)
 
-    def group_of(self, tensor_name: str) -> str:
-        """The group of one tensor, from its (Llama-style) state-dict name."""
+    def group_of(self, place: TensorPlace) -> str:
+        """The group of a tensor at ``place`` (its layer and role in the model's layout)."""
         if self.kind == "model":
             return "all"
         if self.kind == "module":
-            if ".self_attn." in tensor_name:
-                return "attention"
-            if ".mlp." in tensor_name:
-                return "mlp"
-            return "other"
-        match = _LAYER_INDEX.search(tensor_name)
-        if match is not None:
-            layer = int(match.group(1))
-            if layer >= self.num_layers:
+            return place.role if place.role in ("attention", "mlp") else "other"
+        if place.layer is not None:
+            if not 0 <= place.layer < self.num_layers:
                 raise MergeError(
-                    f"tensor {tensor_name!r} is in layer {layer}, but the grouping "
-                    f"was made for {self.num_layers} layers"
+                    f"a tensor is in layer {place.layer}, but the grouping was made for {self.num_layers} layers"
                 )
-            return f"block{self.block_of_layer(layer)}"
-        if "embed" in tensor_name:
-            return "embed"
-        return "head"
+            return f"block{self.block_of_layer(place.layer)}"
+        return "embed" if place.role == "embedding" else "head"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "num_layers": self.num_layers, "blocks": self.blocks}
@@ -165,9 +158,9 @@ class MergePlan:
                     f"for {len(self.sources)} sources {list(self.sources)}"
                 )
 
-    def params_for(self, tensor_name: str) -> tuple[SourceParams, ...]:
-        """Per-source parameters that apply to one tensor."""
-        return self.params[self.grouping.group_of(tensor_name)]
+    def params_for(self, place: TensorPlace) -> tuple[SourceParams, ...]:
+        """Per-source parameters that apply to a tensor at ``place`` (see :class:`TensorGrouping`)."""
+        return self.params[self.grouping.group_of(place)]
 
     @classmethod
     def uniform(

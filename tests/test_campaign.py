@@ -369,3 +369,53 @@ def test_campaign_seed_draws_the_objectives_data_subsets(micro, tmp_path):
         db.execute("DELETE FROM meta WHERE key = 'data_seed'")
     with Campaign.open(path) as campaign:
         assert campaign._build_engine().objectives[0].examples == first
+
+
+@pytest.mark.parametrize("space", ["ties", "dare_ties_blocks4"])
+def test_bfloat16_checkpoints_merge_in_their_own_dtype(micro, tmp_path, space):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    models = {}
+    for name in ("base", "a", "b"):
+        model = AutoModelForCausalLM.from_pretrained(micro / name, dtype=torch.bfloat16)
+        model.save_pretrained(tmp_path / name)
+        AutoTokenizer.from_pretrained(micro / name).save_pretrained(tmp_path / name)
+        models[name] = tmp_path / name
+    assert json.loads((tmp_path / "base" / "config.json").read_text())["dtype"] == "bfloat16"
+    config = config_for(micro, base=str(models["base"]), space=space, budget={"trials": 2, "initial": 2})
+    config["models"] = [{"path": str(models["a"]), "name": "a"}, {"path": str(models["b"]), "name": "b"}]
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:  # dtype: auto, the default
+        campaign.run()
+        trials = campaign.trials()
+        searched = int(trials.query("proposer == 'sobol'")["trial_id"].iloc[0])
+        out = campaign.export(searched, tmp_path / "export")
+    assert (trials["status"] == "complete").all(), trials["error"].dropna().tolist()
+    assert {t.dtype for t in load_file(out / "model.safetensors").values()} == {torch.bfloat16}
+
+
+def test_a_checkpoint_dtype_mmmo_cannot_merge_in_is_refused_before_any_work(micro, tmp_path):
+    import shutil
+
+    shutil.copytree(micro / "base", tmp_path / "base")
+    config_file = tmp_path / "base" / "config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "dtype": "int8"}))
+    with pytest.raises(SourceError, match=r"config\.json.*'dtype' is 'int8'"):
+        Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base")))
+    assert not (tmp_path / "c.sqlite").exists()
+    Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base"), dtype="float32")).close()
+
+
+def test_a_base_with_tensors_the_layout_cannot_place_is_refused_before_any_work(micro, tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from mmmo.errors import LayoutError
+
+    shutil.copytree(micro / "base", tmp_path / "base")
+    weights = tmp_path / "base" / "model.safetensors"
+    state = load_file(weights)
+    save_file({**state, "model.layers.0.router.weight": torch.zeros(4, 16)}, str(weights), metadata={"format": "pt"})
+    with pytest.raises(LayoutError, match=r"model\.layers\.0\.router\.weight"):
+        Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base")))
+    assert not (tmp_path / "c.sqlite").exists()

@@ -38,7 +38,7 @@ def test_valid_config_has_defaults_and_resolved_names():
     assert config.model_names == ("math", "coder")
     assert config.objective_names == ("math_exact_match", "delta_l2")
     assert [o.resolved_direction for o in config.objectives] == ["maximize", "minimize"]
-    assert config.proposer == "qlognehvi" and config.device == "auto" and config.dtype == "float32"
+    assert config.proposer == "qlognehvi" and config.device == "auto" and config.dtype == "auto"
     assert config.budget.trials == 10 and config.seed == 0 and config.reference_point is None
     # The same model from Python, without YAML.
     assert CampaignConfig(**_raw()) == config
@@ -54,7 +54,7 @@ def test_valid_config_has_defaults_and_resolved_names():
         ({"budget": {"trials": 3, "initial": 5}}, "budget.initial (5) exceeds budget.trials (3)"),
         ({"proposer": "ehvi"}, "c.yaml: proposer: Value error, unknown proposer 'ehvi'; expected one of sobol, random, qlognehvi, qlognparego"),
         ({"device": "tpu"}, "c.yaml: device: Input should be 'auto', 'cpu' or 'cuda'"),
-        ({"dtype": "int8"}, "c.yaml: dtype: Input should be 'float32', 'bfloat16' or 'float16'"),
+        ({"dtype": "int8"}, "c.yaml: dtype: Input should be 'auto', 'float32', 'bfloat16' or 'float16'"),
         ({"models": []}, "c.yaml: models: List should have at least 1 item"),
         ({"models": ["/a/math", "/b/math"]}, "model names must be unique, got ['math', 'math']"),
         ({"reference_point": {"speed": 1.0}}, "reference_point names unknown objectives ['speed']"),

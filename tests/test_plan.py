@@ -4,6 +4,7 @@ import pytest
 
 from mmmo.errors import MergeError
 from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+from mmmo.sources.layout import TensorPlace
 
 
 def test_source_params_reject_out_of_range_density_and_nonfinite_weight():
@@ -16,19 +17,19 @@ def test_source_params_reject_out_of_range_density_and_nonfinite_weight():
 
 
 @pytest.mark.parametrize(
-    "name, group",
+    "place, group",
     [
-        ("model.embed_tokens.weight", "embed"),
-        ("model.layers.0.self_attn.q_proj.weight", "block0"),
-        ("model.layers.2.mlp.up_proj.weight", "block1"),
-        ("model.layers.3.input_layernorm.weight", "block2"),
-        ("model.layers.5.mlp.down_proj.weight", "block3"),
-        ("model.norm.weight", "head"),
-        ("lm_head.weight", "head"),
+        (TensorPlace(None, "embedding"), "embed"),
+        (TensorPlace(0, "attention"), "block0"),
+        (TensorPlace(2, "mlp"), "block1"),
+        (TensorPlace(3, "norm"), "block2"),
+        (TensorPlace(5, "mlp"), "block3"),
+        (TensorPlace(None, "norm"), "head"),
+        (TensorPlace(None, "head"), "head"),
     ],
 )
-def test_blocks_grouping_splits_layers_into_contiguous_runs(name, group):
-    assert TensorGrouping("blocks", num_layers=6, blocks=4).group_of(name) == group
+def test_blocks_grouping_splits_layers_into_contiguous_runs(place, group):
+    assert TensorGrouping("blocks", num_layers=6, blocks=4).group_of(place) == group
 
 
 def test_blocks_cover_every_layer_in_order():
@@ -39,23 +40,24 @@ def test_blocks_cover_every_layer_in_order():
 
 
 @pytest.mark.parametrize(
-    "name, group",
+    "place, group",
     [
-        ("model.layers.1.self_attn.o_proj.weight", "attention"),
-        ("model.layers.1.mlp.gate_proj.weight", "mlp"),
-        ("model.layers.1.post_attention_layernorm.weight", "other"),
-        ("model.embed_tokens.weight", "other"),
+        (TensorPlace(1, "attention"), "attention"),
+        (TensorPlace(1, "mlp"), "mlp"),
+        (TensorPlace(1, "norm"), "other"),
+        (TensorPlace(None, "embedding"), "other"),
+        (TensorPlace(None, "head"), "other"),
     ],
 )
-def test_module_grouping(name, group):
-    assert TensorGrouping("module").group_of(name) == group
+def test_module_grouping(place, group):
+    assert TensorGrouping("module").group_of(place) == group
 
 
 def test_blocks_grouping_refuses_more_blocks_than_layers_and_unknown_layers():
     with pytest.raises(MergeError, match="blocks=5"):
         TensorGrouping("blocks", num_layers=3, blocks=5)
     with pytest.raises(MergeError, match="layer 9"):
-        TensorGrouping("blocks", num_layers=3, blocks=3).group_of("model.layers.9.mlp.up_proj.weight")
+        TensorGrouping("blocks", num_layers=3, blocks=3).group_of(TensorPlace(9, "mlp"))
 
 
 def test_plan_round_trips_through_json_and_is_immutable():
@@ -70,7 +72,7 @@ def test_plan_round_trips_through_json_and_is_immutable():
     )
     again = MergePlan.from_dict(json.loads(json.dumps(plan.to_dict())))
     assert again == plan
-    assert again.params_for("model.layers.0.mlp.up_proj.weight")[1] == SourceParams(1.2, 0.9)
+    assert again.params_for(TensorPlace(0, "mlp"))[1] == SourceParams(1.2, 0.9)
     with pytest.raises(TypeError):
         plan.params["all"] = ()  # type: ignore[index]
 

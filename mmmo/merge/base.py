@@ -4,6 +4,14 @@ A method merges one tensor at a time. Its inputs are flat views: the base
 tensor ``base: [n]``, one task vector per source ``deltas[k]: [n]``, and the
 destination ``out: [n]`` (the live model's parameter, written in place). The
 per-source :class:`~mmmo.plan.SourceParams` are those of the tensor's group.
+
+Inputs and destination may be float32, bfloat16 or float16 (each its own).
+The arithmetic is always float32 (float64 when the base is float64): each
+chunk of a 16-bit input is widened into a work buffer (:meth:`TensorJob.read`),
+sums run in a float32 accumulator (:meth:`TensorJob.accumulator`), and the
+result is rounded once, when it is written into ``out``. Widening is exact,
+so magnitude thresholds and random masks keep the same entries whatever the
+dtypes.
 """
 
 from __future__ import annotations
@@ -27,10 +35,35 @@ OptionValue = float | bool
 # dozen elementwise passes per source do not go to memory; large enough that
 # the Python and dispatch overhead per chunk stays small.
 DEFAULT_CHUNK = 1 << 16
+# Bytes of work memory per chunk entry besides two float32 rows per source
+# (a sign-consensus merge's kept rows; a widened copy of each 16-bit delta):
+# the float32 work buffers every method together keeps in one Scratch (13 kinds:
+# accumulator, widened base and delta, kept row, keep mask, upper trim, elected
+# sign, agreeing sum, divisor, two bracket buffers, two SLERP endpoints), and
+# the int64 temporaries of a random keep mask (about 24 bytes).
+_WORK_BYTES_PER_ENTRY = 13 * 4 + 24
+# Largest chunk on a GPU: large enough that each op fills the device.
+DEVICE_CHUNK = 1 << 22
+# Smallest chunk a memory budget may ask for (the per-chunk overhead grows below it).
+MIN_CHUNK = 1 << 10
 # Chunk floor for plain weighted sums (linear, task arithmetic, DARE-linear),
 # which make one or two passes per source and keep nothing in cache between
 # them: larger chunks only cut the overhead per op.
 STREAM_CHUNK = 1 << 20
+
+
+def budget_chunk(budget_bytes: int, sources: int, cap: int = DEVICE_CHUNK) -> int:
+    """Entries per work chunk so that a merge of ``sources`` task vectors uses at most ``budget_bytes`` of work memory.
+
+    Counts two float32 rows per source and the buffers of
+    ``_WORK_BYTES_PER_ENTRY``, for every method at once (a merger's work
+    buffers outlive a trial, and trials change methods); the result is a multiple of
+    ``MIN_CHUNK`` (so random-mask words never straddle chunks) in
+    ``[MIN_CHUNK, cap]``.
+    """
+    per_entry = 8 * max(1, sources) + _WORK_BYTES_PER_ENTRY
+    entries = budget_bytes // per_entry
+    return max(MIN_CHUNK, min(cap, entries - entries % MIN_CHUNK))
 
 
 class Scratch:
@@ -77,6 +110,11 @@ class TensorJob:
         chunk: Elements per work chunk.
         magnitudes: Per-source magnitude index of this tensor (None when the
             method does not trim by magnitude).
+        offset: Index of ``base[0]`` in the whole tensor, for a caller that
+            merges a tensor in slices: random masks are drawn by that index,
+            so the slices merge to the same bits as the whole. Methods that
+            rank or measure the whole tensor (TIES, Breadcrumbs, DELLA, SLERP,
+            Model Stock) need ``offset == 0`` and the whole tensor.
     """
 
     name: str
@@ -90,10 +128,37 @@ class TensorJob:
     scratch: Scratch
     chunk: int = DEFAULT_CHUNK
     magnitudes: tuple[object, ...] | None = None
+    offset: int = 0
 
     @property
     def numel(self) -> int:
         return self.base.numel()
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """float32, or float64 for a float64 base: the dtype every sum is formed in."""
+        return torch.float64 if self.base.dtype == torch.float64 else torch.float32
+
+    def read(self, tensor: Tensor, start: int, stop: int, key: str) -> Tensor:
+        """``tensor[start:stop]`` in :attr:`compute_dtype`: the view itself, or a widened copy in scratch ``key``."""
+        piece = tensor[start:stop]
+        if piece.dtype == self.compute_dtype:
+            return piece
+        return self.scratch.get(key, stop - start, self.compute_dtype).copy_(piece)
+
+    def accumulator(self, start: int, stop: int) -> Tensor:
+        """Where entries ``[start, stop)`` of the result are formed: ``out``'s own view when it
+        has :attr:`compute_dtype`, else a work buffer; :meth:`write` puts it into ``out``."""
+        piece = self.out[start:stop]
+        if piece.dtype == self.compute_dtype:
+            return piece
+        return self.scratch.get("accumulator", stop - start, self.compute_dtype)
+
+    def write(self, result: Tensor, start: int, stop: int) -> None:
+        """Round ``result`` (from :meth:`accumulator`) into ``out[start:stop]``, unless it is that view."""
+        piece = self.out[start:stop]
+        if result.data_ptr() != piece.data_ptr() or result.dtype != piece.dtype:
+            piece.copy_(result)
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -106,7 +171,8 @@ class TensorJob:
     def chunks(self, floor: int = 1) -> Iterator[tuple[int, int]]:
         """``(start, stop)`` of consecutive work chunks covering ``[0, n)``, each at least ``floor`` long."""
         n = self.numel
-        size = max(self.chunk, floor)
+        # The floor cuts per-op overhead on CPUs; elsewhere the chunk is a memory budget's.
+        size = max(self.chunk, floor) if self.out.device.type == "cpu" else self.chunk
         for start in range(0, n, size):
             yield start, min(start + size, n)
 

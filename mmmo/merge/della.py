@@ -30,13 +30,20 @@ from mmmo.plan import MergePlan
 
 
 def keep_probabilities(delta: Tensor, shape: torch.Size, density: float, epsilon: float) -> Tensor:
-    """Per-entry keep probabilities ``[n]`` of MagPrune for a flat task vector ``[n]``."""
+    """Per-entry keep probabilities ``[n]`` of MagPrune for a flat task vector ``[n]``.
+
+    They are float32 (float64 for a float64 delta), whatever the delta's dtype.
+
+    Ranks come from a stable sort, so entries of equal magnitude (frequent in
+    16-bit task vectors) rank by position, the same on every run and device.
+    """
+    dtype = torch.float64 if delta.dtype == torch.float64 else torch.float32
     rows = delta.reshape(shape[0], -1) if len(shape) >= 2 else delta.reshape(1, -1)
     # shape: rows x cols
     cols = rows.shape[1]
     if cols == 1:
-        return torch.full_like(delta, density)
-    ranks = rows.abs().argsort(dim=1).argsort(dim=1).to(delta.dtype)
+        return torch.full(delta.shape, density, dtype=dtype, device=delta.device)
+    ranks = rows.abs().argsort(dim=1, stable=True).argsort(dim=1, stable=True).to(dtype)
     ranks.div_(cols - 1)
     return ranks.mul_(2 * epsilon).add_(density - epsilon).reshape(-1)
 

@@ -44,6 +44,8 @@ def export_plan(merger: Merger, plan: MergePlan, out_dir: Path) -> Path:
     if get_method(plan.method).mergekit_name is not None and on_disk:
         from mmmo.merge.mergekit_config import mergekit_yaml
 
-        text = mergekit_yaml(plan, pool.base_path, {n: pool.source_paths[n] for n in plan.sources})
+        paths = {n: pool.source_paths[n] for n in plan.sources}
+        dtype = str(merger.model.dtype).removeprefix("torch.")
+        text = mergekit_yaml(plan, pool.base_path, paths, dtype=dtype, layout=pool.layout)
         (out_dir / MERGEKIT_FILE).write_text(text)
     return out_dir

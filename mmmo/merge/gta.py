@@ -20,10 +20,19 @@ Masks are float 0/1 tensors built with float ops only: on CPUs, comparisons
 into bool tensors, bool-float products and ``masked_fill_`` cost several
 times an elementwise float op.
 
-Contiguous float32 tensors on the CPU go to the one-pass C kernel instead
-(:mod:`mmmo.merge.native`): each entry of the base and the task vectors is
-read once and the merged entry written once, with the same keep rules and
-masks; the torch path is the fallback for other dtypes and devices.
+Arithmetic is float32 whatever the tensors' dtypes (see :mod:`mmmo.merge.base`):
+the torch path widens 16-bit chunks into work buffers and rounds each merged
+chunk once into ``job.out``.
+
+On the CPU the one-pass C kernel merges instead (:mod:`mmmo.merge.native`):
+each entry of the base and the task vectors is read once and the merged entry
+written once, with the same keep rules and masks. Contiguous float32 and
+bfloat16 tensors go to it whole (it widens bfloat16 itself); float16 ones go
+chunk by chunk, widened to float32 first. The torch path is the fallback for
+GPUs, keep rules the kernel lacks, and machines without the kernel.
+
+On a GPU every work buffer is one chunk long (``job.chunk``, sized by the
+merger to a memory budget), so no ``K x n`` intermediate is ever formed.
 """
 
 from __future__ import annotations
@@ -85,8 +94,11 @@ def _coefficient(job: TensorJob, k: int, keep: Keep) -> float:
 def _kept(
     job: TensorJob, k: int, keep: Keep, start: int, stop: int, out: Tensor, generator: torch.Generator | None
 ) -> tuple[Tensor, float]:
-    """``(h, c)`` with ``c * h = w_k * keep_k(delta_k[start:stop])``; ``h`` may be ``delta_k`` itself."""
-    delta = job.deltas[k][start:stop]
+    """``(h, c)`` with ``c * h = w_k * keep_k(delta_k[start:stop])`` in the compute dtype.
+
+    ``h`` may be ``delta_k``'s own view, or its widened copy in scratch.
+    """
+    delta = job.read(job.deltas[k], start, stop, "delta")
     weight = job.params[k].weight
     if keep.kind == "all":
         return delta, weight
@@ -103,7 +115,8 @@ def _kept(
         level = keep_level(keep.prob)
         if level == 0:
             return out.zero_(), weight
-        mask = draw_keep_mask(job.stream_key(k), start, level, job.scratch.get("keep_mask", stop - start, out.dtype))
+        mask = job.scratch.get("keep_mask", stop - start, out.dtype)
+        draw_keep_mask(job.stream_key(k), job.offset + start, level, mask)
         torch.mul(delta, mask, out=out)
         return out, _coefficient(job, k, keep)
     if keep.kind == "probs":
@@ -130,12 +143,13 @@ def _weighted_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: f
     total = sum(job.weights)
     scale = lam / (total if normalize and abs(total) >= 1e-8 else 1.0)
     for start, stop in job.chunks(STREAM_CHUNK):
-        out = job.out[start:stop]
+        out = job.accumulator(start, stop)
         out.copy_(job.base[start:stop])
         buffer = job.scratch.get("kept0", stop - start, out.dtype)
         for k, keep in enumerate(keeps):
             kept, coefficient = _kept(job, k, keep, start, stop, buffer, generators[k])
             out.add_(kept, alpha=coefficient * scale)
+        job.write(out, start, stop)
 
 
 def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: float) -> None:
@@ -146,7 +160,7 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
     over sources are matrix-vector products (one read of the stack each).
     """
     generators = _generators(job, keeps)
-    dtype, device = job.out.dtype, job.out.device
+    dtype, device = job.compute_dtype, job.out.device
     k_sources = len(keeps)
     coefficients = signs = None
     for start, stop in job.chunks():
@@ -188,19 +202,24 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
             torch.sign(divisor, out=elected)
             divisor.sub_(elected.abs_().sub_(1.0))
             agreeing.div_(divisor)
-        torch.add(job.base[start:stop], agreeing, alpha=lam, out=job.out[start:stop])
+        out = job.accumulator(start, stop)
+        torch.add(job.read(job.base, start, stop, "base"), agreeing, alpha=lam, out=out)
+        job.write(out, start, stop)
 
 
 def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normalize: bool, lam: float) -> bool:
     """Merge with the C kernel when it takes this job; return whether it did."""
     if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
         return False
-    if not native.usable(job.base, job.out, *job.deltas):
+    tensors = (job.base, job.out, *job.deltas)
+    whole = native.usable(*tensors, dtypes=native.KERNEL_DTYPES)
+    if not whole and not native.usable_widened(*tensors):
+        return False
+    # The kernel draws random masks four entries per hash word, from an aligned start.
+    if any(keep.kind == "bernoulli" for keep in keeps) and (job.offset % 4 or (not whole and job.chunk % 4)):
         return False
     total = sum(job.weights)
-    native.gta_merge(
-        job.base,
-        job.deltas,
+    arguments = dict(
         kinds=[keep.kind for keep in keeps],
         lows=[keep.low for keep in keeps],
         highs=[keep.high for keep in keeps],
@@ -212,8 +231,17 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
         normalize=normalize,
         scalar_divisor=total if normalize and abs(total) >= 1e-8 else 1.0,
         lam=lam,
-        out=job.out,
     )
+    if whole:
+        native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, **arguments)
+        return True
+    # float16 tensors: widen a cache-sized chunk of each input, merge it, round it into out.
+    for start, stop in job.chunks():
+        base = job.read(job.base, start, stop, "base")
+        deltas = [job.read(d, start, stop, f"delta{k}") for k, d in enumerate(job.deltas)]
+        out = job.accumulator(start, stop)
+        native.gta_merge(base, deltas, out=out, offset=job.offset + start, **arguments)
+        job.write(out, start, stop)
     return True
 
 

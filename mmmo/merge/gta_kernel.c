@@ -15,11 +15,15 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define KEEP_ALL 0
 #define KEEP_ABOVE 1     /* |d| >= low */
 #define KEEP_BETWEEN 2   /* low <= |d| <= high */
 #define KEEP_BERNOULLI 3 /* hash byte < level */
+
+#define TYPE_FLOAT32 0
+#define TYPE_BFLOAT16 1
 
 #define BLOCK 256 /* entries per block: its hash bytes stay in L1 */
 #define MAX_SOURCES 32
@@ -65,6 +69,7 @@ typedef struct {
     float scale; /* lam / scalar divisor, without consensus */
     float lam;
     float *out;
+    int64_t offset; /* index of entry 0 in the whole tensor (a multiple of 4): masks are drawn by it */
 } merge_args;
 
 /*
@@ -89,7 +94,7 @@ typedef struct {
             weight[s] = a->weight[s];                                                                       \
             float c = a->coefficient[s];                                                                    \
             if (a->random[s]) {                                                                             \
-                random_multipliers(a->key[s], first, m, a->level[s], c, multiplier[s]);                     \
+                random_multipliers(a->key[s], a->offset + first, m, a->level[s], c, multiplier[s]);         \
             } else {                                                                                        \
                 for (int j = 0; j < m; j++) multiplier[s][j] = c;                                           \
             }                                                                                               \
@@ -142,6 +147,50 @@ DEFINE_BLOCK(block_any, k_runtime)
 
 typedef void (*block_fn)(const merge_args *, int, int64_t, int);
 
+/* bfloat16 is the upper half of a float32: widening is exact. */
+static inline float bf16_to_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Round to nearest, ties to even, NaN to 0x7FC0: the rounding torch's float -> bfloat16 copy does. */
+static inline uint16_t float_to_bf16(float f) {
+    if (f != f) return 0x7FC0U;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
+}
+
+/* Entries [first, first + m) of a tensor as float32: the tensor's own, or widened into buffer. */
+static inline const float *as_float(const void *data, int type, int64_t first, int m, float *buffer) {
+    if (type == TYPE_FLOAT32) return (const float *)data + first;
+    const uint16_t *h = (const uint16_t *)data + first;
+    for (int j = 0; j < m; j++) buffer[j] = bf16_to_float(h[j]);
+    return buffer;
+}
+
+/* One block of a merge with bfloat16 tensors: widened into stack buffers, merged, rounded once. */
+static void widened_block(const merge_args *a, block_fn block, int k, int64_t first, int m, const void *base,
+                          int base_type, const void *const *deltas, const int32_t *delta_types, void *out,
+                          int out_type) {
+    float base_buffer[BLOCK], out_buffer[BLOCK];
+    float delta_buffer[MAX_SOURCES][BLOCK];
+    const float *delta_rows[MAX_SOURCES];
+    merge_args local = *a;
+    local.base = as_float(base, base_type, first, m, base_buffer);
+    for (int s = 0; s < k; s++) delta_rows[s] = as_float(deltas[s], delta_types[s], first, m, delta_buffer[s]);
+    local.deltas = delta_rows;
+    local.out = out_type == TYPE_FLOAT32 ? (float *)out + first : out_buffer;
+    local.offset = a->offset + first; /* masks are drawn by the entry's index in the whole tensor */
+    block(&local, k, 0, m);
+    if (out_type != TYPE_FLOAT32) {
+        uint16_t *o = (uint16_t *)out + first;
+        for (int j = 0; j < m; j++) o[j] = float_to_bf16(out_buffer[j]);
+    }
+}
+
 /*
  * out[i] = base[i] + lam * sum_k sel_k(i) * tau_k(i) / divisor(i), for i in [0, n).
  *
@@ -149,21 +198,29 @@ typedef void (*block_fn)(const merge_args *, int, int64_t, int);
  * divisor = scalar_divisor. With consensus, sel_k(i) = [tau_k(i) * e(i) > 0]
  * with e(i) = +1 where sum_k tau_k(i) >= 0, else -1; the divisor is
  * sum_k weights[k] * sel_k(i) (1 where that is 0) when normalize, else 1.
- * Returns 0, or -1 when k is out of range.
+ * Random masks are drawn for entries offset + i (offset a multiple of 4).
+ * base, each delta and out are float32 or bfloat16 (base_type, delta_types[k],
+ * out_type); bfloat16 blocks are widened on the stack and the merged block
+ * rounded once, so the arithmetic is float32 either way.
+ * Returns 0, or -1 when k or offset is out of range.
  */
-int gta_merge(const float *base, const float *const *deltas, int k, int64_t n, const int32_t *kinds,
+int gta_merge(const void *base, const void *const *deltas, int k, int64_t n, const int32_t *kinds,
               const float *lows, const float *highs, const uint32_t *levels, const uint64_t *keys,
               const float *coefficients, const float *weights, int consensus, int normalize,
-              float scalar_divisor, float lam, float *out, int threads) {
-    if (k < 1 || k > MAX_SOURCES) return -1;
+              float scalar_divisor, float lam, void *out, int64_t offset, int base_type,
+              const int32_t *delta_types, int out_type, int threads) {
+    if (k < 1 || k > MAX_SOURCES || offset < 0 || (offset & 3)) return -1;
+    int widened = base_type != TYPE_FLOAT32 || out_type != TYPE_FLOAT32;
+    for (int s = 0; s < k; s++) widened |= delta_types[s] != TYPE_FLOAT32;
     merge_args a;
-    a.base = base;
-    a.deltas = deltas;
+    a.base = (const float *)base;
+    a.deltas = (const float *const *)deltas;
     a.consensus = consensus;
     a.normalize = normalize;
     a.scale = lam / scalar_divisor;
     a.lam = lam;
-    a.out = out;
+    a.out = (float *)out;
+    a.offset = offset;
     for (int s = 0; s < k; s++) {
         a.coefficient[s] = coefficients[s];
         a.weight[s] = weights[s];
@@ -180,7 +237,12 @@ int gta_merge(const float *base, const float *const *deltas, int k, int64_t n, c
 #pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : 1)
     for (int64_t i = 0; i < blocks; i++) {
         int64_t first = i * BLOCK;
-        block(&a, k, first, (int)(n - first < BLOCK ? n - first : BLOCK));
+        int m = (int)(n - first < BLOCK ? n - first : BLOCK);
+        if (widened) {
+            widened_block(&a, block, k, first, m, base, base_type, deltas, delta_types, out, out_type);
+        } else {
+            block(&a, k, first, m);
+        }
     }
     return 0;
 }

@@ -24,14 +24,16 @@ def merge_linear(job: TensorJob) -> None:
     normalize = bool(job.options["normalize"])
     scale = 1.0 / total if normalize else 1.0
     for start, stop in job.chunks(STREAM_CHUNK):
-        out = job.out[start:stop]
+        out = job.accumulator(start, stop)
         base = job.base[start:stop]
         if normalize:
             out.copy_(base)
         else:
             out.copy_(base).mul_(total)
         for k, weight in enumerate(job.weights):
+            # A 16-bit delta is widened inside the op: the sum is formed in out's float32.
             out.add_(job.deltas[k][start:stop], alpha=weight * scale)
+        job.write(out, start, stop)
 
 
 def _check(plan: MergePlan, options: Mapping[str, OptionValue]) -> None:

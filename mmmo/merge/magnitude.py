@@ -10,10 +10,16 @@ rank ``r`` then lies between two neighbouring stored values, and one pass over
 the tensor finds it exactly: gather and sort only the ``~n / B`` entries inside
 that bracket (ties with stored values included, so repeated magnitudes, as in
 checkpoints converted from bfloat16, are handled exactly).
+
+Magnitudes are compared in float32 whatever the task vector's dtype (widening
+a bfloat16 or float16 value is exact), so a threshold keeps the same entries
+in every dtype. The index is built on the CPU even for a task vector on a GPU:
+sorting there would take a sorted copy and an index array on the device.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -43,25 +49,32 @@ class MagnitudeIndex:
 
     @classmethod
     def build(cls, delta: Tensor, bins: int = DEFAULT_BINS, work: Tensor | None = None) -> MagnitudeIndex:
-        """Sort ``|delta|`` (flat ``[n]``) once and keep ``bins + 1`` order statistics.
+        """Sort ``|delta|`` (flat ``[n]``, any float dtype, any device) once and keep ``bins + 1`` order statistics.
 
-        ``work`` (CPU, at least ``n`` elements of ``delta``'s dtype) is used for the
-        sorted copy, so building many indexes reuses one buffer.
+        The sorted copy has ``delta``'s own width: a 16-bit ``|delta|`` is sorted
+        as its bit patterns (int16), which order non-negative floats as their
+        values do. ``work`` (a CPU buffer of at least :func:`sort_bytes` bytes,
+        any dtype) holds it, so building many indexes reuses one buffer.
         """
         n = delta.numel()
-        if delta.device.type == "cpu":
-            # numpy sorts in place without an index array: one copy of |delta|.
-            magnitudes = work[:n] if work is not None else torch.empty_like(delta).reshape(-1)
-            torch.abs(delta.detach().reshape(-1), out=magnitudes)
-            magnitudes.numpy().sort()
-            sorted_abs = magnitudes
+        flat = delta.detach().reshape(-1)
+        flat = flat if flat.device.type == "cpu" else flat.cpu()
+        bits = _SORTED_AS.get(flat.dtype)
+        size = n * flat.element_size()
+        if work is not None and work.device.type == "cpu" and work.numel() * work.element_size() >= size:
+            magnitudes = work.view(torch.uint8)[:size].view(flat.dtype)
         else:
-            sorted_abs = delta.detach().reshape(-1).abs().sort().values
+            magnitudes = torch.empty(n, dtype=flat.dtype)
+        torch.abs(flat, out=magnitudes)
+        # numpy sorts in place without an index array: one copy of |delta|, on the CPU.
+        (magnitudes.view(bits) if bits is not None else magnitudes).numpy().sort()
         bins = max(1, min(bins, n - 1)) if n > 1 else 1
         ranks = torch.linspace(0, n - 1, bins + 1, dtype=torch.float64).round().long().unique()
-        values = sorted_abs[ranks.to(sorted_abs.device)]
-        below = torch.searchsorted(sorted_abs, values, right=False)
-        return cls(ranks=ranks.cpu(), values=values.cpu(), below=below.cpu(), numel=n)
+        keys = magnitudes.view(bits) if bits is not None else magnitudes
+        below = torch.searchsorted(keys, keys[ranks], right=False)
+        # Stored widened: float32 holds every 16-bit value exactly.
+        values = magnitudes[ranks].to(torch.float64 if flat.dtype == torch.float64 else torch.float32)
+        return cls(ranks=ranks, values=values, below=below, numel=n)
 
     def order_statistic(self, delta: Tensor, rank: int, scratch: Scratch, chunk: int) -> float:
         """The ``rank``-th smallest ``|delta|`` (0-based), exactly.
@@ -73,22 +86,51 @@ class MagnitudeIndex:
         position = int(torch.searchsorted(self.ranks, torch.tensor([rank]), right=True)) - 1
         if int(self.ranks[position]) == rank:
             return float(self.values[position])
-        low = float(self.values[position])
-        high = float(self.values[min(position + 1, len(self.values) - 1)])
-        below = int(self.below[position])
+        # ranks[position] < rank < ranks[position + 1] (the last rank is n - 1), so the answer
+        # lies in [low, high]: equal to low, strictly between, or equal to high.
+        low, high = self.values[position], self.values[position + 1]
+        if bool(low == high):
+            return float(low)
+        # Only the entries strictly between are gathered: at most ranks[j + 1] - ranks[j] - 1 of
+        # them. Entries equal to a stored value can be far more (repeated 16-bit magnitudes).
+        infinity = torch.tensor(math.inf, dtype=low.dtype)
+        open_low = float(torch.nextafter(low, infinity))
+        open_high = float(torch.nextafter(high, -infinity))
         n = delta.numel()
-        if native.usable(delta):
-            # One read of delta in C; a bracket holds about n / B entries.
-            capacity = 2 * n // max(1, len(self.values) - 1) + 1024
-            candidates = native.bracket_magnitudes(delta, low, high, capacity).sort().values
+        if native.usable(delta) and low.dtype == torch.float32:  # float32 tensors only
+            # One read of delta in C.
+            capacity = int(self.ranks[position + 1] - self.ranks[position]) + 1
+            strictly_inside = native.bracket_magnitudes(delta, open_low, open_high, capacity)
         else:
             step = max(_ROW, chunk - chunk % _ROW)
-            inside = [
-                _bracket_entries(delta[start : start + step], low, high, scratch) for start in range(0, n, step)
-            ]
-            candidates = torch.cat(inside).sort().values
-        # shape: [m], the entries of the bracket, ascending; rank - below indexes it.
-        return float(candidates[rank - below])
+            pieces = (_widened(delta[start : start + step], low.dtype, scratch) for start in range(0, n, step))
+            strictly_inside = torch.cat([_bracket_entries(p, open_low, open_high, scratch) for p in pieces])
+        # Entries in [low, high) are below[j + 1] - below[j]; those not strictly inside equal low.
+        equal_low = int(self.below[position + 1] - self.below[position]) - strictly_inside.numel()
+        offset = rank - int(self.below[position])
+        if offset < equal_low:
+            return float(low)
+        offset -= equal_low
+        if offset < strictly_inside.numel():
+            # shape: [m], the entries strictly inside, ascending.
+            return float(strictly_inside.sort().values[offset])
+        return float(high)
+
+
+def _widened(piece: Tensor, dtype: torch.dtype, scratch: Scratch) -> Tensor:
+    """``piece`` in ``dtype`` (the index's): itself, or a widened copy in scratch."""
+    if piece.dtype == dtype:
+        return piece
+    return scratch.get("bracket_widened", piece.numel(), dtype).copy_(piece)
+
+
+# 16-bit float dtypes, sorted as integers of the same width (numpy has no bfloat16).
+_SORTED_AS = {torch.bfloat16: torch.int16, torch.float16: torch.int16}
+
+
+def sort_bytes(delta: Tensor) -> int:
+    """Bytes of the work buffer :meth:`MagnitudeIndex.build` needs for ``delta``."""
+    return delta.numel() * delta.element_size()
 
 
 # Entries per row of the coarse bracket filter: a bracket holds about n / B

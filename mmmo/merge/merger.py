@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from mmmo.errors import MergeError, SourceError
-from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob
-from mmmo.merge.magnitude import MagnitudeIndex
+from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob, budget_chunk
+from mmmo.merge.magnitude import MagnitudeIndex, sort_bytes
 from mmmo.merge.methods import get_method
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
@@ -53,7 +53,8 @@ class Merger:
     Args:
         pool: Base and task vectors.
         device: Where the live model lives and the merge runs (``"cpu"``, ``"cuda"``).
-        chunk: Elements per work chunk (default: 2^16 on the CPU, whole tensors on GPUs).
+        chunk: Elements per work chunk (default: 2^16 on the CPU; on GPUs, as many
+            as keep all work buffers within one largest tensor's bytes).
         threads: torch CPU threads while merging on the CPU (restored after each
             merge, so evaluation keeps its own setting); None leaves torch's.
             Default 1: a merge is a chain of short elementwise ops on
@@ -79,8 +80,13 @@ class Merger:
         self.threads = threads
         self.model: nn.Module = pool.build_model(self.device)
         self.tokenizer = pool.tokenizer
-        self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else 1 << 62)
+        # Off the CPU, work buffers together hold at most one largest tensor's bytes, so a
+        # merge needs under twice the largest tensor beside the pool (benchmarks/merge_memory.py).
+        largest = max(t.numel() for t in pool.base_state.values()) * self.model.dtype.itemsize
+        self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else budget_chunk(largest, len(pool.names)))
         self.scratch = Scratch(self.device)
+        # Built here, so a model that cannot be laid out is refused before any merge.
+        self.layout = pool.layout
         params = dict(self.model.named_parameters(remove_duplicate=False))
         self._targets: dict[str, Tensor] = {}
         for name, tensor in pool.base_state.items():
@@ -106,7 +112,7 @@ class Merger:
         index = self._magnitudes.get(key)
         if index is None:
             delta = self._deltas[source][tensor]
-            work = self.scratch.get("sort", delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
+            work = self.scratch.get("sort", sort_bytes(delta), torch.uint8) if delta.device.type == "cpu" else None
             index = MagnitudeIndex.build(delta, work=work)
             self._magnitudes[key] = index
         return index
@@ -156,7 +162,7 @@ class Merger:
                 shape=target.shape,
                 base=self._base[name],
                 deltas=deltas,
-                params=plan.params_for(name),
+                params=plan.params_for(self.layout.place(name)),
                 options=options,
                 seed=plan.seed,
                 out=out,

@@ -71,7 +71,7 @@ def keep_bytes(key: int, start: int, count: int, device: torch.device | str = "c
     hashes = hash_words(key, first_word, words, device)
     shifts = torch.arange(0, 32, 8, dtype=torch.int64, device=device)
     # bytes: [words, 4] -> [4 * words], byte b of word w at 4 * w + b.
-    every = ((hashes[:, None] >> shifts) & 0xFF).reshape(-1)
+    every = (hashes[:, None] >> shifts).bitwise_and_(0xFF).reshape(-1)  # in place: one int64 temporary
     offset = start & 3
     return every[offset : offset + count]
 

@@ -4,8 +4,9 @@ The plan has exactly two sources, ``A`` and ``B``; ``t = 0`` gives ``A``'s
 weights, ``t = 1`` ``B``'s. ``t`` is the option ``t`` when the plan sets it,
 else, per tensor group, ``w_B / (w_A + w_B)`` from the group's weights (so a
 search over weights searches ``t`` per group). As in mergekit, each tensor is
-interpolated as one flat vector on its great circle, in float32, falling back
-to linear interpolation when the two are nearly collinear (``|cos| > 0.9995``).
+interpolated as one flat vector on its great circle, in float32 (its norms and
+dot product summed chunk by chunk in float64), falling back to linear
+interpolation when the two are nearly collinear (``|cos| > 0.9995``).
 
 References:
     Shoemake, "Animating rotation with quaternion curves", SIGGRAPH 1985.
@@ -13,12 +14,14 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
+from torch import Tensor
 
 from mmmo.errors import MergeError
-from mmmo.merge.base import MergeMethod, OptionValue, TensorJob
+from mmmo.merge.base import STREAM_CHUNK, MergeMethod, OptionValue, TensorJob
 from mmmo.plan import MergePlan, SourceParams
 
 DOT_THRESHOLD = 0.9995
@@ -33,21 +36,40 @@ def interpolation_t(params: tuple[SourceParams, ...], options: Mapping[str, Opti
 
 
 def merge_slerp(job: TensorJob) -> None:
+    """Two passes over chunks: the norms and dot product of ``A`` and ``B``, then ``c_A * A + c_B * B``."""
     t = interpolation_t(job.params, job.options)
-    a = (job.base + job.deltas[0]).float().reshape(1, -1)
-    b = (job.base + job.deltas[1]).float().reshape(1, -1)
-    # shape: 1 x n
-    norm_a = torch.linalg.vector_norm(a, dim=1, keepdim=True)
-    norm_b = torch.linalg.vector_norm(b, dim=1, keepdim=True)
-    norm_a = torch.where(norm_a > EPS, norm_a, 1)
-    norm_b = torch.where(norm_b > EPS, norm_b, 1)
-    dot = ((a / norm_a) * (b / norm_b)).sum(dim=1, keepdim=True).clamp(-1, 1)
-    linear = dot.abs() > DOT_THRESHOLD
-    theta = torch.acos(torch.where(linear, 0, dot))
-    sin_theta = torch.sin(theta)
-    coef_a = torch.where(linear, 1 - t, torch.sin((1 - t) * theta) / sin_theta)
-    coef_b = torch.where(linear, t, torch.sin(t * theta) / sin_theta)
-    job.out.copy_((coef_a * a + coef_b * b).reshape(-1))
+    device = job.base.device
+    # sums: [|A|^2, |B|^2, A.B], float32 products summed in float64.
+    sums = torch.zeros(3, dtype=torch.float64, device=device)
+    for start, stop in job.chunks(STREAM_CHUNK):
+        a, b = _endpoints(job, start, stop)
+        sums += torch.stack([torch.dot(a, a), torch.dot(b, b), torch.dot(a, b)]).double()
+    norm_a, norm_b, product = sums.tolist()
+    norm_a, norm_b = math.sqrt(norm_a), math.sqrt(norm_b)
+    norm_a = norm_a if norm_a > EPS else 1.0
+    norm_b = norm_b if norm_b > EPS else 1.0
+    dot = min(max(product / (norm_a * norm_b), -1.0), 1.0)
+    if abs(dot) > DOT_THRESHOLD:
+        coef_a, coef_b = 1 - t, t
+    else:
+        theta = math.acos(dot)
+        coef_a = math.sin((1 - t) * theta) / math.sin(theta)
+        coef_b = math.sin(t * theta) / math.sin(theta)
+    for start, stop in job.chunks(STREAM_CHUNK):
+        a, b = _endpoints(job, start, stop)
+        out = job.accumulator(start, stop)
+        torch.add(a.mul_(coef_a), b, alpha=coef_b, out=out)
+        job.write(out, start, stop)
+
+
+def _endpoints(job: TensorJob, start: int, stop: int) -> tuple[Tensor, Tensor]:
+    """``A = base + delta_0`` and ``B = base + delta_1`` over ``[start, stop)``, in the compute dtype."""
+    base = job.read(job.base, start, stop, "base")
+    a = job.scratch.get("slerp_a", stop - start, job.compute_dtype)
+    b = job.scratch.get("slerp_b", stop - start, job.compute_dtype)
+    torch.add(base, job.deltas[0][start:stop], out=a)
+    torch.add(base, job.deltas[1][start:stop], out=b)
+    return a, b
 
 
 def _check(plan: MergePlan, options: Mapping[str, OptionValue]) -> None:

@@ -1,9 +1,10 @@
 """A search space: unit-cube vectors to merge plans and back.
 
 A :class:`SearchSpace` is built from a :class:`~mmmo.config.SpaceConfig` and
-the models it will be used on (source names, number of decoder layers, and
-optionally the tensor names), and refuses, with the config field named, a space
-that does not fit them.
+the models it will be used on (source names, and the base's
+:class:`~mmmo.sources.layout.TensorLayout`, or only its number of decoder
+layers when a stored campaign is reopened), and refuses, with the config field
+named, a space that does not fit them.
 
 Layout of a unit vector ``x`` (``d = space.dim``):
 
@@ -21,7 +22,8 @@ Names follow the layout: ``method``, ``weight[all][math]``,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -30,6 +32,9 @@ from mmmo.config import SpaceConfig
 from mmmo.errors import ConfigError
 from mmmo.plan import MergePlan, SourceParams, TensorGrouping
 from mmmo.registry import MERGE_METHODS
+
+if TYPE_CHECKING:
+    from mmmo.sources.layout import TensorLayout
 
 __all__ = ["SearchSpace", "density_methods"]
 
@@ -42,10 +47,11 @@ class SearchSpace:
     Args:
         space: The validated space config.
         source_names: Names of the source models, in the order plans use.
-        num_layers: Number of decoder layers of the models.
-        tensor_names: State-dict names of the model's tensors; when given, a
-            granularity whose groups would be empty (e.g. ``module`` on a model
-            without ``self_attn`` tensors) is refused.
+        num_layers: Number of decoder layers of the models (taken from
+            ``layout`` when it is given).
+        layout: The base model's tensor layout; when given, a granularity
+            whose groups would be empty (e.g. ``module`` on a model without
+            attention tensors) is refused.
 
     Raises:
         ConfigError: Naming the field (``space.granularity.blocks``,
@@ -57,9 +63,17 @@ class SearchSpace:
         self,
         space: SpaceConfig,
         source_names: Sequence[str],
-        num_layers: int,
-        tensor_names: Iterable[str] | None = None,
+        num_layers: int | None = None,
+        layout: TensorLayout | None = None,
     ) -> None:
+        if layout is not None:
+            if num_layers is not None and num_layers != layout.num_layers:
+                raise ConfigError(
+                    f"space: built for {num_layers} decoder layers, the model has {layout.num_layers}"
+                )
+            num_layers = layout.num_layers
+        if num_layers is None:
+            raise TypeError("SearchSpace needs the model's layout or its number of decoder layers")
         self.space = space
         self.source_names = tuple(source_names)
         self.methods = space.methods
@@ -70,8 +84,8 @@ class SearchSpace:
             num_layers=num_layers,
             blocks=granularity.blocks if granularity.kind == "blocks" else 1,
         )
-        if tensor_names is not None:
-            self._check_groups_present(list(tensor_names))
+        if layout is not None:
+            self._check_groups_present(layout)
         self.searched = tuple(p for p in ("weight", "density") if p in space.parameters)
         names: list[str] = ["method"] if len(self.methods) > 1 else []
         for group in self.grouping.group_names():
@@ -121,8 +135,8 @@ class SearchSpace:
                     f"space.parameters.{name}: bounds must be finite, got [{bounds.low}, {bounds.high}]"
                 )
 
-    def _check_groups_present(self, tensor_names: list[str]) -> None:
-        present = {self.grouping.group_of(name) for name in tensor_names}
+    def _check_groups_present(self, layout: TensorLayout) -> None:
+        present = {self.grouping.group_of(place) for place in layout.places.values()}
         missing = [g for g in self.grouping.group_names() if g not in present]
         if missing:
             raise ConfigError(

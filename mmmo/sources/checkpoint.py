@@ -16,6 +16,9 @@ from torch import Tensor
 from mmmo.errors import SourceError
 
 SINGLE_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+# Dtypes mmmo merges into; a checkpoint's own dtype must be one of them for ``dtype: auto``.
+MERGE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 SHARD_INDEX = "model.safetensors.index.json"
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -71,3 +74,32 @@ def load_state(path: Path, role: str, dtype: torch.dtype) -> dict[str, Tensor]:
         for name, tensor in part.items():
             state[name] = tensor.to(dtype) if tensor.is_floating_point() else tensor
     return state
+
+
+def checkpoint_dtype(path: Path, role: str = "base") -> torch.dtype:
+    """The dtype a checkpoint was saved in: ``dtype`` (or the older ``torch_dtype``) of its config.json.
+
+    A config that records none is float32, as transformers assumes.
+
+    Raises:
+        SourceError: The config is missing or unreadable, or records a dtype
+            mmmo does not merge in (naming the file, the field and the value).
+    """
+    config_file = Path(path) / CONFIG_FILE
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as error:
+        raise SourceError(f"{role}: cannot read {str(config_file)!r}: {error}") from None
+    text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    for field in ("dtype", "torch_dtype"):
+        value = config.get(field, text_config.get(field))
+        if value is None:
+            continue
+        dtype = MERGE_DTYPES.get(str(value).removeprefix("torch."))
+        if dtype is None:
+            raise SourceError(
+                f"{role}: {str(config_file)!r} field {field!r} is {value!r}, not a dtype mmmo merges in "
+                f"({', '.join(MERGE_DTYPES)}); set 'dtype' in the campaign config"
+            )
+        return dtype
+    return torch.float32

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 
 from mmmo.errors import SourceError
 from mmmo.sources.checkpoint import check_model_dir, is_adapter_dir, load_state
+from mmmo.sources.layout import TensorLayout
 from mmmo.sources.lora import adapter_delta
 
 ModelInput = str | Path | nn.Module
@@ -37,14 +39,6 @@ def _module_state(module: nn.Module, dtype: torch.dtype) -> dict[str, Tensor]:
 
 def _architecture(config: Any) -> tuple[str, tuple[str, ...]]:
     return getattr(config, "model_type", ""), tuple(getattr(config, "architectures", None) or ())
-
-
-def _num_layers(config: Any) -> int:
-    for cfg in (config, getattr(config, "text_config", None)):
-        layers = getattr(cfg, "num_hidden_layers", None)
-        if layers is not None:
-            return int(layers)
-    raise SourceError(f"base config of type {type(config).__name__} has no num_hidden_layers")
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,10 +128,15 @@ class ModelPool:
             base_module=base_module,
         )
 
+    @cached_property
+    def layout(self) -> TensorLayout:
+        """Each merged tensor's decoder layer and role (built on first use, then kept)."""
+        return TensorLayout.build(self.config, self.tensor_names)
+
     @property
     def num_layers(self) -> int:
         """Number of decoder layers of the base model."""
-        return _num_layers(self.config)
+        return self.layout.num_layers
 
     @property
     def tensor_names(self) -> tuple[str, ...]:

@@ -164,7 +164,7 @@ def assert_mergekit_parity(merger, plan, out_dir: Path, atol: float = 1e-6) -> N
     from mmmo.merge.mergekit_config import mergekit_config
 
     pool = merger.pool
-    theirs = mergekit_merge(mergekit_config(plan, pool.base_path, pool.source_paths), out_dir)
+    theirs = mergekit_merge(mergekit_config(plan, pool.base_path, pool.source_paths, layout=pool.layout), out_dir)
     merger.apply(plan)
     ours = live_state(merger)
     assert set(ours) <= set(theirs)

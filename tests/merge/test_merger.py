@@ -133,3 +133,50 @@ def test_merge_runs_on_its_own_thread_count_and_restores_torchs(tiny_pool):
     assert torch.get_num_threads() == threads
     with pytest.raises(MergeError, match="threads must be at least 1, got 0"):
         Merger(tiny_pool, threads=0)
+
+
+@pytest.fixture(scope="module")
+def bfloat16_mergers(tiny_models):
+    """A merger of a bfloat16 pool, and one of a float32 pool holding the same (widened) weights."""
+    import dataclasses
+
+    from mmmo.sources import ModelPool
+
+    pool = ModelPool.load(tiny_models.base, tiny_models.experts, dtype=torch.bfloat16)
+    wide = dataclasses.replace(
+        pool,
+        base_state={n: t.float() for n, t in pool.base_state.items()},
+        _deltas={s: {n: t.float() for n, t in pool.delta(s).items()} for s in pool.names},
+        dtype=torch.float32,
+    )
+    return Merger(pool), Merger(wide)
+
+
+@pytest.mark.parametrize(
+    ("method", "density", "options"),
+    [
+        ("linear", 1.0, {}),
+        ("task_arithmetic", 1.0, {}),
+        ("ties", 0.4, {}),
+        ("dare_linear", 0.5, {}),
+        ("dare_ties", 0.5, {}),
+        ("della", 0.5, {}),
+        ("breadcrumbs", 0.6, {"gamma": 0.05}),
+        ("slerp", 1.0, {"t": 0.3}),
+        ("model_stock", 1.0, {}),
+    ],
+)
+def test_a_bfloat16_pool_merges_to_its_float32_merge_rounded(bfloat16_mergers, live, method, density, options):
+    narrow, wide = bfloat16_mergers
+    names = narrow.pool.names[:2] if method == "slerp" else narrow.pool.names
+    plan = MergePlan.uniform(method, names, weight=[0.3 + 0.2 * i for i in range(len(names))], density=density,
+                             options=options, seed=4)  # fmt: skip
+    narrow.apply(plan)
+    wide.apply(plan)
+    expected = live(wide)
+    changed = 0
+    for name, tensor in live(narrow).items():
+        assert tensor.dtype == torch.bfloat16, name
+        assert torch.equal(tensor, expected[name].bfloat16()), name
+        changed += int((tensor != narrow.pool.base_state[name]).sum())
+    assert changed > 0

@@ -7,6 +7,7 @@ from mmmo.config import SpaceConfig, load_space
 from mmmo.errors import ConfigError
 from mmmo.plan import MergePlan
 from mmmo.search.space import SearchSpace
+from mmmo.sources.layout import TensorLayout, TensorPlace
 
 SOURCES = ("math", "code", "chat")
 
@@ -37,7 +38,7 @@ def test_layout_and_names_blocks():
     assert plan.params["block1"][1].weight == pytest.approx(1.5)
     assert plan.params["block1"][0].weight == 0.0
     assert plan.params["head"][2].density == pytest.approx(0.2)
-    assert plan.grouping.group_of("model.layers.3.mlp.up_proj.weight") == "block1"
+    assert plan.grouping.group_of(TensorPlace(3, "mlp")) == "block1"
 
 
 def test_unsearched_parameters_are_fixed_and_options_pass_through():
@@ -80,10 +81,29 @@ def test_slerp_needs_two_sources():
 
 def test_group_missing_from_model_is_refused():
     config = space(method="ties", granularity="module", parameters={"weight": [0, 1]})
-    tensors = ["model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight", "lm_head.weight"]
+    places = {
+        "model.embed_tokens.weight": TensorPlace(None, "embedding"),
+        "model.layers.0.mlp.up_proj.weight": TensorPlace(0, "mlp"),
+        "lm_head.weight": TensorPlace(None, "head"),
+    }
     with pytest.raises(ConfigError, match=r"space\.granularity.*attention"):
-        SearchSpace(config, SOURCES, 1, tensor_names=tensors)
-    SearchSpace(config, SOURCES, 1, tensor_names=[*tensors, "model.layers.0.self_attn.q_proj.weight"])
+        SearchSpace(config, SOURCES, layout=TensorLayout("llama", 1, "model.layers", places))
+    places["model.layers.0.self_attn.q_proj.weight"] = TensorPlace(0, "attention")
+    search = SearchSpace(config, SOURCES, layout=TensorLayout("llama", 1, "model.layers", places))
+    assert search.grouping.group_names() == ("attention", "mlp", "other")
+
+
+def test_layer_count_comes_from_the_layout():
+    config = space(method="ties", granularity={"blocks": 3}, parameters={"weight": [0, 1]})
+    places = {f"model.layers.{i}.mlp.up_proj.weight": TensorPlace(i, "mlp") for i in range(3)}
+    places["model.embed_tokens.weight"] = TensorPlace(None, "embedding")
+    places["model.norm.weight"] = TensorPlace(None, "norm")
+    layout = TensorLayout("llama", 3, "model.layers", places)
+    assert SearchSpace(config, SOURCES, layout=layout).grouping.num_layers == 3
+    with pytest.raises(ConfigError, match="built for 4 decoder layers, the model has 3"):
+        SearchSpace(config, SOURCES, 4, layout=layout)
+    with pytest.raises(ConfigError, match="blocks: 3 blocks on a model with 2"):
+        SearchSpace(config, SOURCES, layout=TensorLayout("llama", 2, "model.layers", places))
 
 
 def test_decode_clips_and_checks_length():
