@@ -13,19 +13,35 @@ Contract:
   so a trial is never duplicated). Reference labels are unique.
 - One writer at a time: a writer holds an exclusive ``flock`` on ``<file>.lock``
   for its lifetime (released by the OS if the process dies); a second writer
-  gets :class:`~mmmo.errors.CampaignLockedError` naming the holder's pid.
-  Read-only stores take no lock and see every committed change.
+  gets :class:`~mmmo.errors.CampaignLockedError` naming the holder's pid. The
+  lock file is never followed through a symlink.
+  Read-only stores take no lock, see every committed change, and also open a
+  campaign in a folder they cannot write.
+- Creation is atomic: the file is written in full under a temporary name in
+  the same folder and then linked into place, so a failure (a full disk) leaves
+  no partial file behind.
+- A file is checked to be a campaign of a readable schema version before
+  anything is written to it or beside it (no WAL switch, no lock file): a
+  foreign or empty file given to a writer is refused untouched.
 - The schema has a version (:data:`SCHEMA_VERSION`); files of an older version
   are read as they are (none exists yet), newer ones are refused.
+- A trial row whose JSON cannot be decoded is reported by trial id: a
+  read-only store skips it (with a warning; :attr:`CampaignStore.corrupt_trials`
+  lists them), a writer refuses to go on with :class:`~mmmo.errors.StoreError`.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import sqlite3
+import stat
+import secrets
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +53,8 @@ from mmmo.objectives.base import Measurement
 from mmmo.trial import TrialRecord
 
 __all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -86,44 +104,63 @@ class CampaignStore:
         self.path = path
         self._connection = connection
         self._lock_fd = lock_fd
+        #: Ids of trial rows skipped because their JSON could not be decoded (read-only stores).
+        self.corrupt_trials: dict[int, str] = {}
 
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, config_json: str) -> CampaignStore:
-        """Create a new campaign file holding ``config_json``; refuses an existing file."""
+    def create(cls, path: str | Path, config_json: str, meta: Mapping[str, Any] | None = None) -> CampaignStore:
+        """Create a new campaign file holding ``config_json`` (and ``meta``); refuses an existing file.
+
+        The file appears complete or not at all: it is written under a
+        temporary name in the same folder and then linked to ``path``.
+        """
         path = Path(path)
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: folder {path.parent} does not exist")
         lock_fd = _acquire_lock(path)
         try:
+            _write_new_file(path, config_json, dict(meta or {}))
             connection = _connect(path)
-            with _transaction(connection):
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    connection.execute(statement)
-                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
-                connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
         except BaseException:
             _release_lock(lock_fd)
+            if not path.exists():
+                _lock_path(path).unlink(missing_ok=True)  # nothing of the failed creation stays behind
             raise
         return cls(path, connection, lock_fd)
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> CampaignStore:
-        """Open an existing campaign file, for writing (exclusive) or reading (shared)."""
+        """Open an existing campaign file, for writing (exclusive) or reading (shared).
+
+        The file is checked to be a readable campaign before anything is
+        written to it or beside it; a writer also checks it may write there.
+        """
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"{path}: no campaign file there")
-        lock_fd = None if readonly else _acquire_lock(path)
+        if readonly:
+            connection = _connect(path, readonly=True)
+            try:
+                _check_schema(path, connection)
+            except BaseException:
+                connection.close()
+                raise
+            return cls(path, connection, None)
+        probe = _connect(path, readonly=True)
         try:
-            connection = _connect(path, readonly=readonly)
-            _check_schema(path, connection)
+            _check_schema(path, probe)
+        finally:
+            probe.close()
+        _check_writable(path)
+        lock_fd = _acquire_lock(path)
+        try:
+            connection = _connect(path)
         except BaseException:
-            if lock_fd is not None:
-                _release_lock(lock_fd)
+            _release_lock(lock_fd)
             raise
         return cls(path, connection, lock_fd)
 
@@ -158,7 +195,7 @@ class CampaignStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         self._require_writer()
-        with _transaction(self._db):
+        with _transaction(self._db, self.path):
             self._db.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
@@ -176,7 +213,7 @@ class CampaignStore:
         self._require_writer()
         now = time.time()
         ids = []
-        with _transaction(self._db):
+        with _transaction(self._db, self.path):
             for trial in trials:
                 try:
                     cursor = self._db.execute(
@@ -237,7 +274,7 @@ class CampaignStore:
         """Insert a trial evaluated elsewhere, already finished, in one transaction."""
         self._require_writer()
         now = time.time()
-        with _transaction(self._db):
+        with _transaction(self._db, self.path):
             cursor = self._db.execute(
                 "INSERT INTO trials (status, proposer, label, x, plan, params, seed, measurements, error,"
                 " seconds_propose, attempts, created_at, started_at, finished_at)"
@@ -261,24 +298,51 @@ class CampaignStore:
     def requeue_running(self) -> list[int]:
         """Turn trials left ``running`` (by a process that died) back into ``pending``."""
         self._require_writer()
-        with _transaction(self._db):
+        with _transaction(self._db, self.path):
             ids = [r[0] for r in self._db.execute("SELECT trial_id FROM trials WHERE status = 'running'")]
             self._db.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
         return ids
 
     def trials(self, status: str | None = None) -> list[TrialRecord]:
-        """All trials (or those with one status), by id."""
+        """All trials (or those with one status), by id.
+
+        A row whose JSON cannot be decoded is skipped (and reported) by a
+        read-only store, and refused with a :class:`StoreError` naming it by a writer.
+        """
         query = "SELECT * FROM trials" + (" WHERE status = ?" if status else "") + " ORDER BY trial_id"
         cursor = self._db.execute(query, (status,) if status else ())
         columns = [c[0] for c in cursor.description]
-        return [_record(dict(zip(columns, row))) for row in cursor.fetchall()]
+        records = []
+        for row in cursor.fetchall():
+            record = self._decode(dict(zip(columns, row)))
+            if record is not None:
+                records.append(record)
+        return records
 
     def trial(self, trial_id: int) -> TrialRecord:
         cursor = self._db.execute("SELECT * FROM trials WHERE trial_id = ?", (trial_id,))
         row = cursor.fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no trial {trial_id}")
-        return _record(dict(zip([c[0] for c in cursor.description], row)))
+        record = self._decode(dict(zip([c[0] for c in cursor.description], row)))
+        if record is None:
+            raise StoreError(f"{self.path}: trial {trial_id}: {self.corrupt_trials[trial_id]}")
+        return record
+
+    def _decode(self, row: dict[str, Any]) -> TrialRecord | None:
+        try:
+            return _record(row)
+        except _CorruptRow as exc:
+            trial_id = row["trial_id"]
+            if not self.readonly:
+                raise StoreError(
+                    f"{self.path}: trial {trial_id}: {exc}; the run stops rather than build on it "
+                    f"(repair or delete that row)"
+                ) from None
+            if trial_id not in self.corrupt_trials:
+                logger.warning("%s: trial %s skipped: %s", self.path, trial_id, exc)
+            self.corrupt_trials[trial_id] = str(exc)
+            return None
 
     # -- internals ---------------------------------------------------------
 
@@ -294,7 +358,7 @@ class CampaignStore:
 
     def _transition(self, trial_id: int, expected: str, sql: str, args: tuple) -> None:
         self._require_writer()
-        with _transaction(self._db):
+        with _transaction(self._db, self.path):
             if self._db.execute(sql, args).rowcount != 1:
                 row = self._db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
                 found = "no such trial" if row is None else f"it is {row[0]}"
@@ -310,17 +374,38 @@ def _encoded(trial: NewTrial) -> tuple[str | None, str | None, str | None]:
     )
 
 
+class _CorruptRow(ValueError):
+    """A trial row whose stored JSON cannot be decoded."""
+
+
+def _json_column(row: dict[str, Any], column: str) -> Any:
+    text = row[column]
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise _CorruptRow(f"column {column!r} does not hold valid JSON ({exc})") from None
+
+
 def _record(row: dict[str, Any]) -> TrialRecord:
+    x = _json_column(row, "x")
+    measurements = _json_column(row, "measurements") or {}
+    try:
+        decoded = {k: Measurement.from_dict(v) for k, v in measurements.items()}
+        x = None if x is None else tuple(float(v) for v in x)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise _CorruptRow(f"malformed x or measurements ({type(exc).__name__}: {exc})") from None
     return TrialRecord(
         trial_id=row["trial_id"],
         status=row["status"],
         proposer=row["proposer"],
         label=row["label"],
-        x=None if row["x"] is None else tuple(json.loads(row["x"])),
-        plan=None if row["plan"] is None else json.loads(row["plan"]),
-        params=None if row["params"] is None else json.loads(row["params"]),
+        x=x,
+        plan=_json_column(row, "plan"),
+        params=_json_column(row, "params"),
         seed=row["seed"],
-        measurements={k: Measurement.from_dict(v) for k, v in json.loads(row["measurements"]).items()},
+        measurements=decoded,
         seconds_merge=row["seconds_merge"],
         seconds_eval=row["seconds_eval"],
         seconds_propose=row["seconds_propose"],
@@ -331,10 +416,88 @@ def _record(row: dict[str, Any]) -> TrialRecord:
     )
 
 
+def _readonly_uri(path: Path, immutable: bool = False) -> str:
+    # Quoted, so '#', '?' and '%' in a path are part of the name, not of the URI.
+    quoted = urllib.parse.quote(str(path.resolve()), safe="/")
+    return f"file:{quoted}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _write_new_file(path: Path, config_json: str, meta: dict[str, Any]) -> None:
+    """Write a complete campaign file under a temporary name, then link it to ``path``."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the campaign file: {_os_reason(exc)}") from None
+    try:
+        connection = sqlite3.connect(temp, isolation_level=None)
+        try:
+            with _transaction(connection, path):
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    connection.execute(statement)
+                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
+                connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
+                for key, value in meta.items():
+                    connection.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            connection.execute("PRAGMA journal_mode = WAL")  # a property of the file: set it once, here
+        finally:
+            connection.close()
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)  # unlike a rename, never replaces a file that appeared meanwhile
+        except FileExistsError:
+            raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise
+            if path.exists():  # a file system without hard links
+                raise StoreError(f"{path}: a campaign file already exists") from None
+            os.replace(temp, path)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot create the campaign file: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the campaign file: {_os_reason(exc)}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return exc.strerror or str(exc)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, a campaign file or folder this process cannot write."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: the campaign file is read-only here ({_os_reason(exc)}); "
+            f"'mmmo status' and 'mmmo front' still read it"
+        ) from None
+    os.close(fd)
+    if not os.access(path.parent, os.W_OK):
+        raise StoreError(
+            f"{path}: its folder {path.parent} is read-only, and a writer needs it for the lock and the "
+            f"write-ahead log; 'mmmo status' and 'mmmo front' still read it"
+        )
+
+
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     try:
         if readonly:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            connection = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None)
+            try:
+                connection.execute("PRAGMA busy_timeout = 10000")
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                # A WAL file in a folder this process cannot write (no -shm can be
+                # made): read it as an immutable snapshot, which needs no side files.
+                connection.close()
+                connection = sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, isolation_level=None)
         else:
             connection = sqlite3.connect(path, isolation_level=None)
             connection.execute("PRAGMA journal_mode = WAL")
@@ -358,14 +521,26 @@ def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    connection.execute("BEGIN IMMEDIATE")
+def _transaction(connection: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE .. COMMIT``; an SQLite failure (a full disk) is a StoreError naming ``path``."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"{path}: cannot write: {exc}") from exc
     try:
         yield
-    except BaseException:
-        connection.execute("ROLLBACK")
+    except BaseException as exc:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):  # a full disk, a file made read-only meanwhile
+            raise StoreError(f"{path}: cannot write: {exc}") from exc
         raise
-    connection.execute("COMMIT")
+    try:
+        connection.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise StoreError(f"{path}: cannot write: {exc}") from exc
 
 
 def _lock_path(path: Path) -> Path:
@@ -374,7 +549,16 @@ def _lock_path(path: Path) -> Path:
 
 def _acquire_lock(path: Path) -> int:
     lock_path = _lock_path(path)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # Never through a symlink: a planted link would make the lock truncate its target.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(f"{lock_path}: the lock file is a symlink; remove it (mmmo never follows it)") from None
+        raise StoreError(f"{lock_path}: cannot create the lock file ({_os_reason(exc)})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StoreError(f"{lock_path}: the lock file is not a regular file; remove it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
