@@ -129,23 +129,7 @@ def _header_shapes(path: Path, role: str) -> dict[str, tuple[int, ...]]:
                     shapes[name] = tuple(handle.get_slice(name).get_shape())
         except Exception as exc:  # safetensors raises several types for a bad header
             raise SourceError(f"{role}: cannot read the safetensors header of {str(file)!r}: {exc}") from None
-        _check_extent(file, role)
     return shapes
-
-
-def _check_extent(file: Path, role: str) -> None:
-    """Refuse a file cut short: the header's last offset must lie inside the file."""
-    from mmmo.fingerprints import safetensors_header
-
-    raw = safetensors_header(file)
-    entries = json.loads(raw)
-    end = max((v["data_offsets"][1] for k, v in entries.items() if k != "__metadata__"), default=0)
-    header_bytes = 8 + len(raw)
-    if header_bytes + end > file.stat().st_size:
-        raise SourceError(
-            f"{role}: {str(file)!r} is truncated: its header describes {header_bytes + end} bytes, "
-            f"the file has {file.stat().st_size}"
-        )
 
 
 def _check_adapter(path: Path, role: str, base: Path) -> None:
@@ -164,7 +148,7 @@ def _check_adapter(path: Path, role: str, base: Path) -> None:
                 f"mmmo never unpickles (it can run code): save it as {ADAPTER_WEIGHTS}"
             )
         raise SourceError(f"{role}: the adapter in {str(path)!r} has no {ADAPTER_WEIGHTS}")
-    _header_shapes_of(weights, role)
+    _header_shapes_of(weights, role)  # the safetensors library also refuses a file cut short
     named = adapter_base_name(path)
     if named and not _same_model(named, base):
         logger.warning(
@@ -181,7 +165,6 @@ def _header_shapes_of(file: Path, role: str) -> None:
             list(handle.keys())
     except Exception as exc:
         raise SourceError(f"{role}: cannot read the safetensors header of {str(file)!r}: {exc}") from None
-    _check_extent(file, role)
 
 
 def _same_model(named: str, base: Path) -> bool:
