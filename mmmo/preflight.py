@@ -211,10 +211,18 @@ def check_objectives(specs: Sequence[ObjectiveSpec]) -> None:
 
             import_function(spec.function)
         elif spec.kind == "lm_eval":
-            if importlib.util.find_spec("lm_eval") is None:
+            if not _installed("lm_eval"):
                 raise ConfigError(
                     f"{where}: kind 'lm_eval' needs the lm-eval extra, which is not installed: "
                     "pip install 'mmmo[lm-eval]'"
                 )
             if spec.include_path is not None and not spec.include_path.is_dir():
                 raise ConfigError(f"{where}: include_path {spec.include_path} is not a folder")
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (lm-eval takes seconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses it, or a module set to None
+        return False
