@@ -40,6 +40,7 @@ import os
 import sqlite3
 import stat
 import secrets
+import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
@@ -504,8 +505,17 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
             connection.execute("PRAGMA synchronous = FULL")
         connection.execute("PRAGMA busy_timeout = 10000")
     except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open as SQLite: {exc}") from exc
+        raise StoreError(f"{path}: cannot open as SQLite: {exc}{_full_disk_hint(path)}") from exc
     return connection
+
+
+def _full_disk_hint(path: Path) -> str:
+    """SQLite reports a full disk as a mere I/O error when it cannot make its side files."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    return f" (the disk holding {path.parent} is full: {free} bytes free)" if free < 1 << 20 else ""
 
 
 def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
@@ -526,21 +536,21 @@ def _transaction(connection: sqlite3.Connection, path: Path) -> Iterator[None]:
     try:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot write: {exc}") from exc
+        raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
     try:
         yield
     except BaseException as exc:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):  # a full disk, a file made read-only meanwhile
-            raise StoreError(f"{path}: cannot write: {exc}") from exc
+            raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
         raise
     try:
         connection.execute("COMMIT")
     except sqlite3.OperationalError as exc:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
-        raise StoreError(f"{path}: cannot write: {exc}") from exc
+        raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
 
 
 def _lock_path(path: Path) -> Path:
