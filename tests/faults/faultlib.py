@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+TESTS = Path(__file__).resolve().parent.parent  # holds campaign_worker.py, whose callables configs name
 
 def config_for(root: Path, **overrides) -> dict:
     config = {
