@@ -495,8 +495,11 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
                 connection.execute("PRAGMA busy_timeout = 10000")
                 connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.OperationalError:
+                if os.access(path.parent, os.W_OK):
+                    raise
                 # A WAL file in a folder this process cannot write (no -shm can be
-                # made): read it as an immutable snapshot, which needs no side files.
+                # made, so no writer can be at work either): read it as an
+                # immutable snapshot, which needs no side files.
                 connection.close()
                 connection = sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, isolation_level=None)
         else:
