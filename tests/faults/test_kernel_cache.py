@@ -29,7 +29,10 @@ def planted(tmp_path, monkeypatch):
     source = tmp_path / "twice.c"
     source.write_text("int twice(int x) { return 2 * x; }\n")
     # Built by another process: dlopen keeps a library once loaded, so this one must not load it first.
-    build = f"from pathlib import Path; from mmmo.native import NativeLibrary; NativeLibrary(Path({str(source)!r}), 'k', lambda lib: None).load()"
+    build = (
+        "from pathlib import Path; from mmmo.native import NativeLibrary; "
+        f"NativeLibrary(Path({str(source)!r}), 'k', lambda lib: None).load()"
+    )
     subprocess.run([sys.executable, "-c", build], check=True, env={**os.environ, "MMMO_CACHE": str(tmp_path / "cache")})
     (cached,) = (tmp_path / "cache" / "kernels").glob("*/twice.so")
     evil = tmp_path / "evil.c"

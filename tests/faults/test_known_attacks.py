@@ -75,7 +75,7 @@ def test_nan_weights_are_refused_naming_the_tensor(models, tmp_path):
     save_file(state, file, metadata={"format": "pt"})
     path = tmp_path / "c.db"
     Campaign.create(path, config_for(models)).close()  # headers are fine; the values are read on loading
-    with Campaign.open(path, accept_changed_models=True) as campaign:
+    with Campaign.open(path) as campaign:
         with pytest.raises(SourceError, match=r"source 'b': tensor 'model.layers.1.self_attn.q_proj.weight' .*NaN"):
             campaign.run()
         assert campaign.trials().empty
