@@ -32,25 +32,18 @@ Contract:
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import logging
-import os
 import sqlite3
-import stat
-import secrets
-import shutil
 import time
-import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmmo.errors import CampaignLockedError, StoreError
+from mmmo.errors import StoreError
 from mmmo.objectives.base import Measurement
+from mmmo.store_files import acquire_lock, check_writable, connect, lock_path, release_lock, transaction, write_new_file
 from mmmo.trial import TrialRecord
 
 __all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
@@ -122,14 +115,14 @@ class CampaignStore:
             raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: folder {path.parent} does not exist")
-        lock_fd = _acquire_lock(path)
+        lock_fd = acquire_lock(path)
         try:
-            _write_new_file(path, config_json, dict(meta or {}))
-            connection = _connect(path)
+            write_new_file(path, lambda connection: _fill_new_file(connection, config_json, dict(meta or {})))
+            connection = connect(path)
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             if not path.exists():
-                _lock_path(path).unlink(missing_ok=True)  # nothing of the failed creation stays behind
+                lock_path(path).unlink(missing_ok=True)  # nothing of the failed creation stays behind
             raise
         return cls(path, connection, lock_fd)
 
@@ -144,24 +137,24 @@ class CampaignStore:
         if not path.is_file():
             raise StoreError(f"{path}: no campaign file there")
         if readonly:
-            connection = _connect(path, readonly=True)
+            connection = connect(path, readonly=True)
             try:
                 _check_schema(path, connection)
             except BaseException:
                 connection.close()
                 raise
             return cls(path, connection, None)
-        probe = _connect(path, readonly=True)
+        probe = connect(path, readonly=True)
         try:
             _check_schema(path, probe)
         finally:
             probe.close()
-        _check_writable(path)
-        lock_fd = _acquire_lock(path)
+        check_writable(path)
+        lock_fd = acquire_lock(path)
         try:
-            connection = _connect(path)
+            connection = connect(path)
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(path, connection, lock_fd)
 
@@ -175,7 +168,7 @@ class CampaignStore:
             self._connection.close()
             self._connection = None  # type: ignore[assignment]
         if self._lock_fd is not None:
-            _release_lock(self._lock_fd)
+            release_lock(self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> CampaignStore:
@@ -196,7 +189,7 @@ class CampaignStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         self._require_writer()
-        with _transaction(self._db, self.path):
+        with transaction(self._db, self.path):
             self._db.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
@@ -214,7 +207,7 @@ class CampaignStore:
         self._require_writer()
         now = time.time()
         ids = []
-        with _transaction(self._db, self.path):
+        with transaction(self._db, self.path):
             for trial in trials:
                 try:
                     cursor = self._db.execute(
@@ -275,7 +268,7 @@ class CampaignStore:
         """Insert a trial evaluated elsewhere, already finished, in one transaction."""
         self._require_writer()
         now = time.time()
-        with _transaction(self._db, self.path):
+        with transaction(self._db, self.path):
             cursor = self._db.execute(
                 "INSERT INTO trials (status, proposer, label, x, plan, params, seed, measurements, error,"
                 " seconds_propose, attempts, created_at, started_at, finished_at)"
@@ -299,7 +292,7 @@ class CampaignStore:
     def requeue_running(self) -> list[int]:
         """Turn trials left ``running`` (by a process that died) back into ``pending``."""
         self._require_writer()
-        with _transaction(self._db, self.path):
+        with transaction(self._db, self.path):
             ids = [r[0] for r in self._db.execute("SELECT trial_id FROM trials WHERE status = 'running'")]
             self._db.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
         return ids
@@ -359,7 +352,7 @@ class CampaignStore:
 
     def _transition(self, trial_id: int, expected: str, sql: str, args: tuple) -> None:
         self._require_writer()
-        with _transaction(self._db, self.path):
+        with transaction(self._db, self.path):
             if self._db.execute(sql, args).rowcount != 1:
                 row = self._db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
                 found = "no such trial" if row is None else f"it is {row[0]}"
@@ -417,110 +410,6 @@ def _record(row: dict[str, Any]) -> TrialRecord:
     )
 
 
-def _readonly_uri(path: Path, immutable: bool = False) -> str:
-    # Quoted, so '#', '?' and '%' in a path are part of the name, not of the URI.
-    quoted = urllib.parse.quote(str(path.resolve()), safe="/")
-    return f"file:{quoted}?mode=ro" + ("&immutable=1" if immutable else "")
-
-
-def _write_new_file(path: Path, config_json: str, meta: dict[str, Any]) -> None:
-    """Write a complete campaign file under a temporary name, then link it to ``path``."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create the campaign file: {_os_reason(exc)}") from None
-    try:
-        connection = sqlite3.connect(temp, isolation_level=None)
-        try:
-            with _transaction(connection, path):
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    connection.execute(statement)
-                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
-                connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
-                for key, value in meta.items():
-                    connection.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-            connection.execute("PRAGMA journal_mode = WAL")  # a property of the file: set it once, here
-        finally:
-            connection.close()
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        try:
-            os.link(temp, path)  # unlike a rename, never replaces a file that appeared meanwhile
-        except FileExistsError:
-            raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it") from None
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-                raise
-            if path.exists():  # a file system without hard links
-                raise StoreError(f"{path}: a campaign file already exists") from None
-            os.replace(temp, path)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot create the campaign file: {exc}") from None
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create the campaign file: {_os_reason(exc)}") from None
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _os_reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    return exc.strerror or str(exc)
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse, before any work, a campaign file or folder this process cannot write."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise StoreError(
-            f"{path}: the campaign file is read-only here ({_os_reason(exc)}); "
-            f"'mmmo status' and 'mmmo front' still read it"
-        ) from None
-    os.close(fd)
-    if not os.access(path.parent, os.W_OK):
-        raise StoreError(
-            f"{path}: its folder {path.parent} is read-only, and a writer needs it for the lock and the "
-            f"write-ahead log; 'mmmo status' and 'mmmo front' still read it"
-        )
-
-
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    try:
-        if readonly:
-            connection = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None)
-            try:
-                connection.execute("PRAGMA busy_timeout = 10000")
-                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.OperationalError:
-                if os.access(path.parent, os.W_OK):
-                    raise
-                # A WAL file in a folder this process cannot write (no -shm can be
-                # made, so no writer can be at work either): read it as an
-                # immutable snapshot, which needs no side files.
-                connection.close()
-                connection = sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, isolation_level=None)
-        else:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-        connection.execute("PRAGMA busy_timeout = 10000")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open as SQLite: {exc}{_full_disk_hint(path)}") from exc
-    return connection
-
-
-def _full_disk_hint(path: Path) -> str:
-    """SQLite reports a full disk as a mere I/O error when it cannot make its side files."""
-    try:
-        free = shutil.disk_usage(path.parent).free
-    except OSError:
-        return ""
-    return f" (the disk holding {path.parent} is full: {free} bytes free)" if free < 1 << 20 else ""
-
-
 def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
     try:
         row = connection.execute("SELECT version FROM schema_version").fetchone()
@@ -533,61 +422,11 @@ def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
         )
 
 
-@contextmanager
-def _transaction(connection: sqlite3.Connection, path: Path) -> Iterator[None]:
-    """One ``BEGIN IMMEDIATE .. COMMIT``; an SQLite failure (a full disk) is a StoreError naming ``path``."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
-    try:
-        yield
-    except BaseException as exc:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError):  # a full disk, a file made read-only meanwhile
-            raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
-        raise
-    try:
-        connection.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise StoreError(f"{path}: cannot write: {exc}{_full_disk_hint(path)}") from exc
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _acquire_lock(path: Path) -> int:
-    lock_path = _lock_path(path)
-    try:
-        # Never through a symlink: a planted link would make the lock truncate its target.
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise StoreError(f"{lock_path}: the lock file is a symlink; remove it (mmmo never follows it)") from None
-        raise StoreError(f"{lock_path}: cannot create the lock file ({_os_reason(exc)})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise StoreError(f"{lock_path}: the lock file is not a regular file; remove it")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise CampaignLockedError(
-            f"{path} is open for writing by process {holder}; stop it first, "
-            f"or open the campaign with readonly=True to read it"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
-
-
-def _release_lock(fd: int) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+def _fill_new_file(connection: sqlite3.Connection, config_json: str, meta: dict[str, Any]) -> None:
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        connection.execute(statement)
+    connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+    connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
+    connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
+    for key, value in meta.items():
+        connection.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
