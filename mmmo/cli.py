@@ -88,7 +88,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db, config_path = out / "demo.db", out / "demo.yaml"
     if db.exists():
         _message(f"resuming the demo campaign in {db} (delete {out} to start over)")
-        campaign = _open(db, readonly=False)
+        campaign = _open(db, readonly=False, accept_changed_models=args.accept_changed_models)
         if args.trials and args.trials != campaign.config.budget.trials:
             _message(f"--trials {args.trials} ignored: the stored budget is "
                      f"{campaign.config.budget.trials} (use 'mmmo resume {db} --trials N' for more)")
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--zoo", choices=("default", "tiny"), default="default",
                       help="zoo size: tiny trains in a fraction of the time (tests)")
     demo.add_argument("--seed", type=int, default=0)
+    accept_changed(demo)
 
     run = command("run", cmd_run, "start a campaign from a YAML config")
     run.add_argument("config", help="campaign YAML file")
