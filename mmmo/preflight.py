@@ -148,7 +148,7 @@ def _check_adapter(path: Path, role: str, base: Path) -> None:
                 f"mmmo never unpickles (it can run code): save it as {ADAPTER_WEIGHTS}"
             )
         raise SourceError(f"{role}: the adapter in {str(path)!r} has no {ADAPTER_WEIGHTS}")
-    _header_shapes_of(weights, role)  # the safetensors library also refuses a file cut short
+    _check_header(weights, role)  # the safetensors library also refuses a file cut short
     named = adapter_base_name(path)
     if named and not _same_model(named, base):
         logger.warning(
@@ -157,7 +157,7 @@ def _check_adapter(path: Path, role: str, base: Path) -> None:
         )
 
 
-def _header_shapes_of(file: Path, role: str) -> None:
+def _check_header(file: Path, role: str) -> None:
     from safetensors import safe_open
 
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from faultlib import assert_clean_error, config_for, mmmo
@@ -68,9 +70,8 @@ def test_a_failed_export_leaves_the_old_folder_and_no_partial_one(models, tmp_pa
     (out / "keep.txt").write_text("mine")
 
     def half_written(self, folder, *args, **kwargs):
-        (folder_path := __import__("pathlib").Path(folder)).mkdir(exist_ok=True)
-        (folder_path / "model.safetensors").write_bytes(b"half")
-        raise OSError(28, "No space left on device")
+        Path(folder, "model.safetensors").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(PreTrainedModel, "save_pretrained", half_written)
     with pytest.raises(ExportError, match="could not be written"):
