@@ -29,7 +29,7 @@ import torch
 
 from mmmo.config import CampaignConfig, load_config, parse_config
 from mmmo.errors import ConfigError, StoreError
-from mmmo.model_refs import resolve_campaign_models
+from mmmo.model_refs import ResolvedModels, resolve_campaign_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
 from mmmo.quiet import quiet_libraries
@@ -64,10 +64,14 @@ class Campaign:
     Use :meth:`create` for a new campaign and :meth:`open` for an existing one.
     """
 
-    def __init__(self, store: CampaignStore) -> None:
+    def __init__(self, store: CampaignStore, accept_changed_models: bool = False) -> None:
         self._store = store
         self.config: CampaignConfig = CampaignConfig.model_validate_json(store.config_json)
-        self.space = SearchSpace(self.config.space, self.config.model_names, int(store.get_meta("num_layers")))
+        num_layers = store.get_meta("num_layers")
+        if num_layers is None:
+            raise StoreError(f"{store.path}: the campaign file lacks its 'num_layers' record; it is damaged")
+        self.space = SearchSpace(self.config.space, self.config.model_names, int(num_layers))
+        self.accept_changed_models = accept_changed_models
         self._engine: _Engine | None = None
         self._proposers: dict[str, Any] = {}
 
@@ -75,29 +79,74 @@ class Campaign:
 
     @classmethod
     def create(cls, path: str | Path, config: CampaignConfig | Mapping | str | Path) -> Campaign:
-        """Validate ``config`` against the models and create the campaign file at ``path``."""
+        """Validate ``config`` against the models and create the campaign file at ``path``.
+
+        Every check that needs no full weights (model folders and safetensors
+        headers, data files, callables, device, extras) runs first; the file is
+        then created atomically, so a refused config leaves nothing behind.
+        """
         config = _as_config(config)
+        path = Path(path)
+        if path.exists() or path.is_symlink():
+            raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it")
         for index, model in enumerate(config.models):
             name = model.display_name
             if name == "base" or name.startswith("recipe:"):
                 raise ConfigError(f"models.{index}.name: {name!r} is reserved for a reference trial; set another")
+        from mmmo.preflight import preflight
+
         # Local folders or hub ids, fetched now: a model that cannot be had is refused before any trial.
-        models = resolve_campaign_models(config)
-        layout = layout_of_checkpoint(models.base, trust_remote_code=config.trust_remote_code)
+        local = _with_local_models(config)
+        preflight(local)
+        layout = layout_of_checkpoint(local.base, trust_remote_code=config.trust_remote_code)
         if config.dtype == "auto":
-            checkpoint_dtype(models.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
+            checkpoint_dtype(local.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
         SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
-        store = CampaignStore.create(path, config.model_dump_json())
-        store.set_meta("num_layers", layout.num_layers)
-        # Data subsets are drawn with the campaign's seed; a file without this entry
-        # was created when they were drawn with 0, and keeps scoring those examples.
-        store.set_meta("data_seed", config.seed)
-        return cls(store)
+        meta = {
+            "num_layers": layout.num_layers,
+            "fingerprints": _fingerprints(local),
+            # Data subsets are drawn with the campaign's seed; a file without this entry
+            # was created when they were drawn with 0, and keeps scoring those examples.
+            "data_seed": config.seed,
+        }
+        return cls(CampaignStore.create(path, config.model_dump_json(), meta=meta))
 
     @classmethod
-    def open(cls, path: str | Path, readonly: bool = False) -> Campaign:
-        """Open an existing campaign; ``readonly`` opens never block and never write."""
-        return cls(CampaignStore.open(path, readonly=readonly))
+    def open(cls, path: str | Path, readonly: bool = False, accept_changed_models: bool = False) -> Campaign:
+        """Open an existing campaign; ``readonly`` opens never block and never write.
+
+        Before its models load (a run, an export), a campaign whose base or
+        source folders changed since creation is refused, naming them, unless
+        ``accept_changed_models`` (a writer then records the new fingerprints).
+        """
+        return cls(CampaignStore.open(path, readonly=readonly), accept_changed_models=accept_changed_models)
+
+    def check_models(self) -> None:
+        """Refuse models that changed since creation (see :meth:`open`); warn when accepted."""
+        from mmmo.fingerprints import ModelChangedError, changed_models
+
+        stored = self._store.get_meta("fingerprints")
+        if stored is None:  # a campaign from before fingerprints were kept
+            return
+        current = _fingerprints(self.config)
+        changes = changed_models(stored, current)
+        if not changes:
+            return
+        if not self.accept_changed_models:
+            raise ModelChangedError(
+                f"{self.path}: models changed since the campaign was created, so new results would not "
+                "be comparable with the stored ones:\n" + "\n".join(changes)
+                + "\npass --accept-changed-models (accept_changed_models=True) to go on anyway"
+            )
+        logger.warning("%s: going on with changed models: %s", self.path, "; ".join(changes))
+        if not self._store.readonly:
+            self._store.set_meta("fingerprints", current)
+
+    def requeue_running(self) -> list[int]:
+        """Put trials left ``running`` back to ``pending`` (after an interrupt); returns their ids."""
+        if self._store.readonly:
+            return []
+        return self._store.requeue_running()
 
     def close(self) -> None:
         """Release the file (and the writer lock)."""
@@ -286,9 +335,14 @@ class Campaign:
     def _build_engine(self, with_objectives: bool = True) -> _Engine:
         if self._engine is None:
             from mmmo.merge import Merger
+            from mmmo.preflight import check_device, check_models
             from mmmo.sources import ModelPool
 
             models = resolve_campaign_models(self.config)
+            self.check_models()
+            check_device(self.config.device)
+            check_models(_with_local_models(self.config, models))  # headers only: no pickle, no truncated file
+
             auto = self.config.dtype == "auto"
             dtype = checkpoint_dtype(models.base) if auto else getattr(torch, self.config.dtype)
             device = self.config.device
@@ -362,12 +416,22 @@ class Campaign:
         """The front member that best fits a preference over the objectives (Chebyshev)."""
         return chebyshev_select(self.front(), self.objective_names, self.directions, preference)
 
-    def export(self, trial_id: int, out_dir: str | Path) -> Path:
-        """Write trial ``trial_id``'s merge as an HF checkpoint in ``out_dir``."""
+    def export(self, trial_id: int, out_dir: str | Path, overwrite: bool = False) -> Path:
+        """Write trial ``trial_id``'s merge as an HF checkpoint in ``out_dir``.
+
+        ``out_dir`` must not exist, or be empty, unless ``overwrite``; a folder
+        holding one of the campaign's models is refused always. The checkpoint
+        is written beside ``out_dir`` and renamed into place when complete.
+        """
+        from mmmo.merge.export import check_export_target, export_plan
+
         record = self._store.trial(trial_id)
         if record.plan is None:
             raise StoreError(f"{self.path}: trial {trial_id} has no merge plan to export")
-        return self._build_engine(with_objectives=False).merger.export(MergePlan.from_dict(record.plan), out_dir)
+        models = [self.config.base, *(m.path for m in self.config.models)]
+        check_export_target(Path(out_dir), models, overwrite)  # before the models load
+        merger = self._build_engine(with_objectives=False).merger
+        return export_plan(merger, MergePlan.from_dict(record.plan), Path(out_dir), overwrite=overwrite)
 
     def record_external(
         self,
@@ -409,6 +473,21 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     if isinstance(config, (str, Path)):
         return load_config(config)
     return parse_config(dict(config))
+
+
+def _with_local_models(config: CampaignConfig, models: ResolvedModels | None = None) -> CampaignConfig:
+    """``config`` with hub ids replaced by their local folders (names kept), for checks that read files."""
+    models = models or resolve_campaign_models(config)
+    sources = [m.model_copy(update={"path": models.sources[m.display_name], "name": m.display_name}) for m in config.models]
+    return config.model_copy(update={"base": models.base, "models": sources})
+
+
+def _fingerprints(config: CampaignConfig) -> dict[str, Any]:
+    """Fingerprints of ``config``'s models; hub ids are fingerprinted as their local snapshot."""
+    from mmmo.fingerprints import fingerprint_models
+
+    local = _with_local_models(config)
+    return fingerprint_models(local.base, {m.display_name: m.path for m in local.models})
 
 
 def _as_list(x: torch.Tensor | None) -> list[float] | None:

@@ -2,9 +2,12 @@
 
 Exit codes: 0 on success, 2 on a usage or configuration error (any
 :class:`~mmmo.errors.MmmoError`: the message names the field, file or trial at
-fault, without a traceback), 1 on any other failure, 130 when interrupted.
-Tables and JSON go to stdout; progress and messages go to stderr, so
-``mmmo front PATH --json | jq`` works while a bar is drawn.
+fault, without a traceback), 1 on any other failure, 130 when interrupted
+(SIGINT) and 143 when terminated (SIGTERM): either way the running trial is
+put back to pending, so ``mmmo resume`` runs it again. Tables and JSON go to
+stdout; progress and messages go to stderr, so ``mmmo front PATH --json | jq``
+works while a bar is drawn, and a reader that stops early (``| head``) ends
+the command quietly.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmmo.errors import MmmoError, StoreError
+from mmmo.errors import ExportError, MmmoError, StoreError
 from mmmo.progress import TrialProgress
 from mmmo.summary import front_records, front_table, status_text
 
@@ -30,18 +35,38 @@ def _message(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _open(path: str | Path, readonly: bool) -> Campaign:
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it stops as cleanly as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _open(path: str | Path, readonly: bool, accept_changed_models: bool = False) -> Campaign:
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"no campaign file at {path}")
     from mmmo.campaign import Campaign  # torch and friends: only once the input is known good
 
-    return Campaign.open(path, readonly=readonly)
+    return Campaign.open(path, readonly=readonly, accept_changed_models=accept_changed_models)
 
 
 def _run(campaign: Campaign, trials: int | None = None, batch_size: int | None = None) -> None:
-    with TrialProgress() as progress:
-        campaign.run(n_trials=trials, batch_size=batch_size, callback=progress)
+    try:
+        with TrialProgress() as progress:
+            campaign.run(n_trials=trials, batch_size=batch_size, callback=progress)
+    except KeyboardInterrupt:
+        # The trial under way is put back to pending now, not left running until a resume.
+        requeued = campaign.requeue_running()
+        if requeued:
+            _message(f"trial(s) {', '.join(f'#{i}' for i in requeued)} put back to pending")
+        raise
+
+
+def _check_out_folder(out: Path, flag: str) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{flag} {out}: exists and is not a folder")
 
 
 # ---------------------------------------------------------------- commands
@@ -63,7 +88,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db, config_path = out / "demo.db", out / "demo.yaml"
     if db.exists():
         _message(f"resuming the demo campaign in {db} (delete {out} to start over)")
-        campaign = _open(db, readonly=False)
+        campaign = _open(db, readonly=False, accept_changed_models=args.accept_changed_models)
         if args.trials and args.trials != campaign.config.budget.trials:
             _message(f"--trials {args.trials} ignored: the stored budget is "
                      f"{campaign.config.budget.trials} (use 'mmmo resume {db} --trials N' for more)")
@@ -94,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mmmo.campaign import Campaign
 
     if db.exists():
-        campaign = _open(db, readonly=False)
+        campaign = _open(db, readonly=False, accept_changed_models=args.accept_changed_models)
         changed = _changed_fields(campaign.config, config)
         if changed:
             raise StoreError(
@@ -116,7 +141,7 @@ def _changed_fields(stored: Any, new: Any) -> list[str]:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    campaign = _open(args.path, readonly=False)
+    campaign = _open(args.path, readonly=False, accept_changed_models=args.accept_changed_models)
     _run(campaign, trials=args.trials, batch_size=args.batch_size)
     print(front_table(campaign))
     return 0
@@ -138,8 +163,9 @@ def cmd_front(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    campaign = _open(args.path, readonly=True)
-    out = campaign.export(args.trial_id, Path(args.out_dir))
+    _check_out_folder(Path(args.out_dir), "OUT_DIR")
+    campaign = _open(args.path, readonly=True, accept_changed_models=args.accept_changed_models)
+    out = campaign.export(args.trial_id, Path(args.out_dir), overwrite=args.overwrite)
     _message(f"exported trial #{args.trial_id}")
     print(out)
     return 0
@@ -149,8 +175,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from mmmo.plots import plot_campaign
 
     path = Path(args.path)
-    campaign = _open(path, readonly=True)
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}-plots")
+    _check_out_folder(out, "--out")
+    campaign = _open(path, readonly=True)
     for file in plot_campaign(campaign, out):
         print(file)
     return 0
@@ -190,9 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    def accept_changed(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--accept-changed-models", action="store_true",
+                         help="go on although a base or source folder changed since the campaign was created")
+
     def run_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--trials", type=_positive, help="searched trials to run (default: the budget)")
         sub.add_argument("--batch-size", type=_positive, help="trials proposed at once")
+        accept_changed(sub)
 
     demo = command("demo", cmd_demo, "build the demo zoo if needed and run a campaign on it")
     demo.add_argument("--trials", type=_positive, help="searched trials of a new demo campaign")
@@ -201,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--zoo", choices=("default", "tiny"), default="default",
                       help="zoo size: tiny trains in a fraction of the time (tests)")
     demo.add_argument("--seed", type=int, default=0)
+    accept_changed(demo)
 
     run = command("run", cmd_run, "start a campaign from a YAML config")
     run.add_argument("config", help="campaign YAML file")
@@ -223,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", cmd_export, "write a trial's merged model as an HF checkpoint")
     export.add_argument("path", help="campaign file")
     export.add_argument("trial_id", type=int, help="trial id (see 'mmmo front')")
-    export.add_argument("out_dir", help="folder to write the checkpoint into")
+    export.add_argument("out_dir", help="folder to write the checkpoint into (new or empty)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty OUT_DIR (never a folder holding a campaign model)")
+    accept_changed(export)
 
     plot = command("plot", cmd_plot, "write the front, hypervolume and parameter plots (PNG)")
     plot.add_argument("path", help="campaign file")
@@ -242,12 +278,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_cli_environment()  # the command's own process; the library leaves the environment alone
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on a usage error
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped early (mmmo front | head): not an error of ours.
+        # Later writes to stdout go nowhere, so exiting does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except MmmoError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             _message(f"mmmo: error: {line}")
         return 2
+    except _Terminated:
+        _message("mmmo: terminated; completed trials are saved ('mmmo resume PATH' continues)")
+        return 143
     except KeyboardInterrupt:
         _message("mmmo: interrupted; completed trials are saved ('mmmo resume PATH' continues)")
         return 130
@@ -258,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.traceback:
             _message("mmmo: run with 'mmmo --traceback ...' to see where it failed")
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -284,7 +284,8 @@ class CampaignConfig(_Strict):
     # DARE-TIES at common defaults) once at the start, next to base and sources.
     recipes: bool = True
     # Seeds proposals, DARE/DELLA masks and the data subsets objectives draw (``limit``).
-    seed: int = 0
+    # Sub-seeds are derived from it by arithmetic that torch takes in 64 bits.
+    seed: int = Field(default=0, ge=0, lt=2**63)
     # Allow checkpoints that need their own code (config.json auto_map).
     trust_remote_code: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -364,7 +365,9 @@ def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (undecodable byte at offset {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 

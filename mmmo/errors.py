@@ -42,3 +42,7 @@ class CampaignLockedError(StoreError):
 
 class ZooError(MmmoError, RuntimeError):
     """The demo zoo could not be built or loaded."""
+
+
+class ExportError(MmmoError, ValueError):
+    """A merged model cannot be exported where asked (a file, a model's folder, a non-empty folder)."""

@@ -5,7 +5,10 @@ under a second. The shared library is cached under :func:`mmmo.cache.cache_dir`
 in a folder keyed by the source, the compiler and this CPU's instruction set
 (it is built with ``-march=native``); the build is written atomically, so
 concurrent processes never load half a library. OpenMP is used when the
-compiler has it. ``MMMO_NATIVE=0`` turns every kernel off, and a machine
+compiler has it. A cached library is loaded only from folders owned by the
+current user and writable by no one else (loading a library runs its code);
+otherwise the kernel is rebuilt in a private temporary folder for this
+process. ``MMMO_NATIVE=0`` turns every kernel off, and a machine
 without a compiler, or a failed build, leaves the callers on their torch path
 (a failed build logs a warning once).
 """
@@ -18,6 +21,7 @@ import logging
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -27,6 +31,31 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 __all__ = ["NativeLibrary"]
+
+_private_dir: Path | None = None
+_private_lock = threading.Lock()
+
+
+def _is_private(path: Path) -> bool:
+    """Whether ``path`` is a real file or folder (no symlink) of this user that others cannot write."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (
+        not stat.S_ISLNK(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _private_kernel_dir() -> Path:
+    """A folder only this process's user can write, made once per process."""
+    global _private_dir
+    with _private_lock:
+        if _private_dir is None:
+            _private_dir = Path(tempfile.mkdtemp(prefix="mmmo-kernels-"))
+        return _private_dir
 
 
 def _cpu_signature() -> str:
@@ -99,10 +128,21 @@ class NativeLibrary:
         key = hashlib.sha256(
             b"\0".join([self.source.read_bytes(), compiler.encode(), version.encode(), _cpu_signature().encode()])
         ).hexdigest()[:16]
-        target = cache_dir() / "kernels" / key / f"{self.source.stem}.so"
+        kernels = cache_dir() / "kernels"
+        target = kernels / key / f"{self.source.stem}.so"
         try:
+            kernels.mkdir(mode=0o755, parents=True, exist_ok=True)
+            target.parent.mkdir(mode=0o755, exist_ok=True)
+            if not all(_is_private(p) for p in (kernels, target.parent)) or (
+                target.exists() and not _is_private(target)
+            ):
+                logger.warning(
+                    "%s: %s is not owned by this user only; %s is built in a private folder instead",
+                    self.description, target.parent, self.description,
+                )
+                target = _private_kernel_dir() / key / target.name
+                target.parent.mkdir(mode=0o700, exist_ok=True)
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
                 self._build(compiler, target)
             library = ctypes.CDLL(str(target))
         except OSError as error:

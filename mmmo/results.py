@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -82,8 +83,9 @@ def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives:
 
 def front_table(table: pd.DataFrame, Y: torch.Tensor) -> pd.DataFrame:
     """The Pareto-optimal complete rows of ``table`` (``Y``: its ``n x m`` maximised scores), plus ``is_reference``."""
-    mask = pareto_mask(Y).numpy() if len(table) else []
-    front = table[mask].copy()
+    # A boolean mask, even when empty: an empty list would select columns, not rows.
+    mask = pareto_mask(Y).numpy() if len(table) else np.zeros(0, dtype=bool)
+    front = table.loc[mask].copy()
     front["is_reference"] = front["proposer"] == "reference"
     return front.reset_index(drop=True)
 

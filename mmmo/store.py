@@ -13,30 +13,42 @@ Contract:
   so a trial is never duplicated). Reference labels are unique.
 - One writer at a time: a writer holds an exclusive ``flock`` on ``<file>.lock``
   for its lifetime (released by the OS if the process dies); a second writer
-  gets :class:`~mmmo.errors.CampaignLockedError` naming the holder's pid.
-  Read-only stores take no lock and see every committed change.
+  gets :class:`~mmmo.errors.CampaignLockedError` naming the holder's pid. The
+  lock file is never followed through a symlink.
+  Read-only stores take no lock, see every committed change, and also open a
+  campaign in a folder they cannot write.
+- Creation is atomic: the file is written in full under a temporary name in
+  the same folder and then linked into place, so a failure (a full disk) leaves
+  no partial file behind.
+- A file is checked to be a campaign of a readable schema version before
+  anything is written to it or beside it (no WAL switch, no lock file): a
+  foreign or empty file given to a writer is refused untouched.
 - The schema has a version (:data:`SCHEMA_VERSION`); files of an older version
   are read as they are (none exists yet), newer ones are refused.
+- A trial row whose JSON cannot be decoded is reported by trial id: a
+  read-only store skips it (with a warning; :attr:`CampaignStore.corrupt_trials`
+  lists them), a writer refuses to go on with :class:`~mmmo.errors.StoreError`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmmo.errors import CampaignLockedError, StoreError
+from mmmo.errors import StoreError
 from mmmo.objectives.base import Measurement
+from mmmo.store_files import acquire_lock, check_writable, connect, lock_path, release_lock, transaction, write_new_file
 from mmmo.trial import TrialRecord
 
 __all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -86,44 +98,63 @@ class CampaignStore:
         self.path = path
         self._connection = connection
         self._lock_fd = lock_fd
+        #: Ids of trial rows skipped because their JSON could not be decoded (read-only stores).
+        self.corrupt_trials: dict[int, str] = {}
 
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, config_json: str) -> CampaignStore:
-        """Create a new campaign file holding ``config_json``; refuses an existing file."""
+    def create(cls, path: str | Path, config_json: str, meta: Mapping[str, Any] | None = None) -> CampaignStore:
+        """Create a new campaign file holding ``config_json`` (and ``meta``); refuses an existing file.
+
+        The file appears complete or not at all: it is written under a
+        temporary name in the same folder and then linked to ``path``.
+        """
         path = Path(path)
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise StoreError(f"{path}: a campaign file already exists; open it instead of creating it")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: folder {path.parent} does not exist")
-        lock_fd = _acquire_lock(path)
+        lock_fd = acquire_lock(path)
         try:
-            connection = _connect(path)
-            with _transaction(connection):
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    connection.execute(statement)
-                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
-                connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
+            write_new_file(path, lambda connection: _fill_new_file(connection, config_json, dict(meta or {})))
+            connection = connect(path)
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
+            if not path.exists():
+                lock_path(path).unlink(missing_ok=True)  # nothing of the failed creation stays behind
             raise
         return cls(path, connection, lock_fd)
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> CampaignStore:
-        """Open an existing campaign file, for writing (exclusive) or reading (shared)."""
+        """Open an existing campaign file, for writing (exclusive) or reading (shared).
+
+        The file is checked to be a readable campaign before anything is
+        written to it or beside it; a writer also checks it may write there.
+        """
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"{path}: no campaign file there")
-        lock_fd = None if readonly else _acquire_lock(path)
+        if readonly:
+            connection = connect(path, readonly=True)
+            try:
+                _check_schema(path, connection)
+            except BaseException:
+                connection.close()
+                raise
+            return cls(path, connection, None)
+        probe = connect(path, readonly=True)
         try:
-            connection = _connect(path, readonly=readonly)
-            _check_schema(path, connection)
+            _check_schema(path, probe)
+        finally:
+            probe.close()
+        check_writable(path)
+        lock_fd = acquire_lock(path)
+        try:
+            connection = connect(path)
         except BaseException:
-            if lock_fd is not None:
-                _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(path, connection, lock_fd)
 
@@ -137,7 +168,7 @@ class CampaignStore:
             self._connection.close()
             self._connection = None  # type: ignore[assignment]
         if self._lock_fd is not None:
-            _release_lock(self._lock_fd)
+            release_lock(self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> CampaignStore:
@@ -158,7 +189,7 @@ class CampaignStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         self._require_writer()
-        with _transaction(self._db):
+        with transaction(self._db, self.path):
             self._db.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
@@ -176,7 +207,7 @@ class CampaignStore:
         self._require_writer()
         now = time.time()
         ids = []
-        with _transaction(self._db):
+        with transaction(self._db, self.path):
             for trial in trials:
                 try:
                     cursor = self._db.execute(
@@ -237,7 +268,7 @@ class CampaignStore:
         """Insert a trial evaluated elsewhere, already finished, in one transaction."""
         self._require_writer()
         now = time.time()
-        with _transaction(self._db):
+        with transaction(self._db, self.path):
             cursor = self._db.execute(
                 "INSERT INTO trials (status, proposer, label, x, plan, params, seed, measurements, error,"
                 " seconds_propose, attempts, created_at, started_at, finished_at)"
@@ -261,24 +292,51 @@ class CampaignStore:
     def requeue_running(self) -> list[int]:
         """Turn trials left ``running`` (by a process that died) back into ``pending``."""
         self._require_writer()
-        with _transaction(self._db):
+        with transaction(self._db, self.path):
             ids = [r[0] for r in self._db.execute("SELECT trial_id FROM trials WHERE status = 'running'")]
             self._db.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
         return ids
 
     def trials(self, status: str | None = None) -> list[TrialRecord]:
-        """All trials (or those with one status), by id."""
+        """All trials (or those with one status), by id.
+
+        A row whose JSON cannot be decoded is skipped (and reported) by a
+        read-only store, and refused with a :class:`StoreError` naming it by a writer.
+        """
         query = "SELECT * FROM trials" + (" WHERE status = ?" if status else "") + " ORDER BY trial_id"
         cursor = self._db.execute(query, (status,) if status else ())
         columns = [c[0] for c in cursor.description]
-        return [_record(dict(zip(columns, row))) for row in cursor.fetchall()]
+        records = []
+        for row in cursor.fetchall():
+            record = self._decode(dict(zip(columns, row)))
+            if record is not None:
+                records.append(record)
+        return records
 
     def trial(self, trial_id: int) -> TrialRecord:
         cursor = self._db.execute("SELECT * FROM trials WHERE trial_id = ?", (trial_id,))
         row = cursor.fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no trial {trial_id}")
-        return _record(dict(zip([c[0] for c in cursor.description], row)))
+        record = self._decode(dict(zip([c[0] for c in cursor.description], row)))
+        if record is None:
+            raise StoreError(f"{self.path}: trial {trial_id}: {self.corrupt_trials[trial_id]}")
+        return record
+
+    def _decode(self, row: dict[str, Any]) -> TrialRecord | None:
+        try:
+            return _record(row)
+        except _CorruptRow as exc:
+            trial_id = row["trial_id"]
+            if not self.readonly:
+                raise StoreError(
+                    f"{self.path}: trial {trial_id}: {exc}; the run stops rather than build on it "
+                    f"(repair or delete that row)"
+                ) from None
+            if trial_id not in self.corrupt_trials:
+                logger.warning("%s: trial %s skipped: %s", self.path, trial_id, exc)
+            self.corrupt_trials[trial_id] = str(exc)
+            return None
 
     # -- internals ---------------------------------------------------------
 
@@ -294,7 +352,7 @@ class CampaignStore:
 
     def _transition(self, trial_id: int, expected: str, sql: str, args: tuple) -> None:
         self._require_writer()
-        with _transaction(self._db):
+        with transaction(self._db, self.path):
             if self._db.execute(sql, args).rowcount != 1:
                 row = self._db.execute("SELECT status FROM trials WHERE trial_id = ?", (trial_id,)).fetchone()
                 found = "no such trial" if row is None else f"it is {row[0]}"
@@ -310,17 +368,38 @@ def _encoded(trial: NewTrial) -> tuple[str | None, str | None, str | None]:
     )
 
 
+class _CorruptRow(ValueError):
+    """A trial row whose stored JSON cannot be decoded."""
+
+
+def _json_column(row: dict[str, Any], column: str) -> Any:
+    text = row[column]
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise _CorruptRow(f"column {column!r} does not hold valid JSON ({exc})") from None
+
+
 def _record(row: dict[str, Any]) -> TrialRecord:
+    x = _json_column(row, "x")
+    measurements = _json_column(row, "measurements") or {}
+    try:
+        decoded = {k: Measurement.from_dict(v) for k, v in measurements.items()}
+        x = None if x is None else tuple(float(v) for v in x)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise _CorruptRow(f"malformed x or measurements ({type(exc).__name__}: {exc})") from None
     return TrialRecord(
         trial_id=row["trial_id"],
         status=row["status"],
         proposer=row["proposer"],
         label=row["label"],
-        x=None if row["x"] is None else tuple(json.loads(row["x"])),
-        plan=None if row["plan"] is None else json.loads(row["plan"]),
-        params=None if row["params"] is None else json.loads(row["params"]),
+        x=x,
+        plan=_json_column(row, "plan"),
+        params=_json_column(row, "params"),
         seed=row["seed"],
-        measurements={k: Measurement.from_dict(v) for k, v in json.loads(row["measurements"]).items()},
+        measurements=decoded,
         seconds_merge=row["seconds_merge"],
         seconds_eval=row["seconds_eval"],
         seconds_propose=row["seconds_propose"],
@@ -329,20 +408,6 @@ def _record(row: dict[str, Any]) -> TrialRecord:
         created_at=row["created_at"],
         finished_at=row["finished_at"],
     )
-
-
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    try:
-        if readonly:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        else:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-        connection.execute("PRAGMA busy_timeout = 10000")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open as SQLite: {exc}") from exc
-    return connection
 
 
 def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
@@ -357,40 +422,11 @@ def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
         )
 
 
-@contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _acquire_lock(path: Path) -> int:
-    lock_path = _lock_path(path)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise CampaignLockedError(
-            f"{path} is open for writing by process {holder}; stop it first, "
-            f"or open the campaign with readonly=True to read it"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
-
-
-def _release_lock(fd: int) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+def _fill_new_file(connection: sqlite3.Connection, config_json: str, meta: dict[str, Any]) -> None:
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        connection.execute(statement)
+    connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+    connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))
+    connection.execute("INSERT INTO meta VALUES ('created_at', ?)", (json.dumps(time.time()),))
+    for key, value in meta.items():
+        connection.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))

@@ -85,7 +85,8 @@ def front_records(campaign: Campaign) -> list[dict[str, Any]]:
 def status_text(campaign: Campaign, path: Path) -> str:
     """Progress, best value per objective, hypervolume and failures, as text."""
     trials = campaign.trials()
-    is_reference = trials["label"].map(lambda v: isinstance(v, str) and bool(v))
+    # bool dtype even with no rows: an empty object Series would index columns, not rows.
+    is_reference = trials["label"].map(lambda v: isinstance(v, str) and bool(v)).astype(bool)
     searched, references = trials[~is_reference], trials[is_reference]
     counts = searched["status"].value_counts()
     budget = campaign.config.budget.trials

@@ -115,3 +115,25 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path, store):
         CampaignStore.open(other, readonly=True)
     with pytest.raises(StoreError, match="no campaign file"):
         CampaignStore.open(tmp_path / "missing.sqlite")
+
+
+def test_create_stores_meta_and_leaves_only_the_file_and_its_lock(tmp_path):
+    with CampaignStore.create(tmp_path / "c.sqlite", "{}", meta={"num_layers": 4}) as store:
+        assert store.get_meta("num_layers") == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.sqlite", "c.sqlite.lock"]
+
+
+def test_a_corrupt_row_is_skipped_by_readers_and_refused_by_writers(store):
+    store.add_trials([NewTrial("sobol", seed=0), NewTrial("sobol", seed=1)])
+    connection = sqlite3.connect(store.path)
+    connection.execute("UPDATE trials SET x = '[0.1,' WHERE trial_id = 1")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="trial 1: column 'x' does not hold valid JSON"):
+        store.trials()
+    with CampaignStore.open(store.path, readonly=True) as reader:
+        assert [t.trial_id for t in reader.trials()] == [2]
+        assert list(reader.corrupt_trials) == [1]
+        with pytest.raises(StoreError, match="trial 1: column 'x'"):
+            reader.trial(1)
+

@@ -195,8 +195,8 @@ class Merger:
         for tensor, target in self._targets.items():
             torch.add(self._base[tensor], self._deltas[name][tensor], out=target.data.view(-1))
 
-    def export(self, plan: MergePlan, out_dir: str | Path) -> Path:
+    def export(self, plan: MergePlan, out_dir: str | Path, overwrite: bool = False) -> Path:
         """Merge ``plan`` and save it as an HF checkpoint (see :func:`mmmo.merge.export.export_plan`)."""
         from mmmo.merge.export import export_plan
 
-        return export_plan(self, plan, Path(out_dir))
+        return export_plan(self, plan, Path(out_dir), overwrite=overwrite)

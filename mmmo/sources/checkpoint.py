@@ -32,7 +32,7 @@ def check_model_dir(path: Path, role: str) -> Path:
     """Resolve ``path`` and check it exists; ``role`` names it in errors ("base", "source 'math'")."""
     path = Path(path).expanduser()
     if not path.exists():
-        raise SourceError(f"{role}: path {str(path)!r} does not exist (mmmo never downloads models)")
+        raise SourceError(f"{role}: path {str(path)!r} does not exist")
     if not path.is_dir():
         raise SourceError(f"{role}: {str(path)!r} is not a directory")
     return path.resolve()

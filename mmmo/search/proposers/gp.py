@@ -176,7 +176,8 @@ class GPProposer:
         if X_done.shape[0] < 2:
             return SobolProposer(self.seed).propose(X, Y, pending, n)
         with torch.random.fork_rng():
-            torch.manual_seed(self.seed * 1_000_003 + X.shape[0] + pending.shape[0])
+            # Reduced to 63 bits: a large campaign seed must not overflow torch's seed and end in Sobol.
+            torch.manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
             model = batched_model(fit_gp(X_done, Y_done, self.hyperparameters, self._fit_options()), X_done, Y_done)
             candidates = self._candidates(model, X_done, Y_done, pending.double(), n, ref_point)
         return candidates.detach().clamp(0.0, 1.0)  # n x d

@@ -23,5 +23,5 @@ class RandomProposer:
     ) -> Tensor:
         check_inputs(X, Y, pending, n)
         # Seeding by history size makes a resumed campaign draw what it would have drawn.
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + X.shape[0] + pending.shape[0])
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
         return torch.rand(n, X.shape[1], generator=generator, dtype=torch.float64)  # n x d
