@@ -95,7 +95,7 @@ def test_a_pickle_only_adapter_exits_2_naming_the_source(models, tmp_path):
 def test_base_errors_say_what_is_wrong(models, tmp_path):
     missing = _write(tmp_path, config_for(models, base=str(tmp_path / "no-such-base")))
     result = mmmo("run", missing)
-    assert_clean_error(result, 2, "base: path", "no-such-base", "does not exist")
+    assert_clean_error(result, 2, "base: ", "no-such-base", "does not exist")
     assert "Repo id" not in result.stderr
     adapter = _write(tmp_path, config_for(models, base=str(models / "lora")))
     assert_clean_error(mmmo("run", adapter), 2, "base:", "is a PEFT adapter")

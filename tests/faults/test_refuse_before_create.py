@@ -51,7 +51,7 @@ def _cases(models, tmp_path):
          ObjectiveError, "latin1.jsonl is not UTF-8"),
         ("a callable that does not import", dict(objectives=[{"kind": "callable", "function": "no_such_mod:f"}]),
          ObjectiveError, "cannot import module 'no_such_mod'"),
-        ("a missing base", dict(base=str(tmp_path / "nowhere")), SourceError, "base: path"),
+        ("a missing base", dict(base=str(tmp_path / "nowhere")), SourceError, "base: .*nowhere does not exist"),
         ("a base that is an adapter", dict(base=str(models / "lora")), SourceError, "base: .* is a PEFT adapter"),
         ("a missing source", dict(models=[str(models / "a"), str(tmp_path / "gone")]), SourceError,
          r"models\.1\.path: .*gone does not exist"),
