@@ -38,3 +38,7 @@ class CampaignLockedError(StoreError):
 
 class ZooError(MmmoError, RuntimeError):
     """The demo zoo could not be built or loaded."""
+
+
+class ExecutorError(MmmoError, RuntimeError):
+    """The workers cannot be started or reached (a Ray cluster, its resources)."""
