@@ -124,11 +124,11 @@ class RayExecutor:
 
     def _connect(self, ray: Any) -> None:
         address = self.spec.address
+        if address not in ("local", "auto"):
+            check_reachable(address)
         if ray.is_initialized():
             logger.info("using the Ray instance this process already started")
             return
-        if address not in ("local", "auto"):
-            check_reachable(address)
         try:
             if address == "local":
                 ray.init(include_dashboard=False)

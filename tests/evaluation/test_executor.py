@@ -1,0 +1,38 @@
+"""Executor configuration: the field, the choice of executor, and a missing Ray."""
+
+import sys
+
+import pytest
+
+from mmmo.campaign import Campaign
+from mmmo.config import parse_config
+from mmmo.errors import ConfigError
+from mmmo.evaluation import make_executor
+from mmmo.evaluation.inline import InlineExecutor
+
+from .conftest import ray_executor, zoo_config
+
+
+def test_executor_field_defaults_to_inline_and_validates(tiny_zoo):
+    assert parse_config(zoo_config(tiny_zoo)).executor.kind == "inline"
+    assert parse_config(zoo_config(tiny_zoo, executor="inline")).executor.workers == 1
+    spec = parse_config(zoo_config(tiny_zoo, executor=ray_executor(4, gpus_per_worker=1))).executor
+    assert (spec.kind, spec.address, spec.workers, spec.gpus_per_worker) == ("ray", "local", 4, 1.0)
+    with pytest.raises(ConfigError, match=r"executor: .*inline executor runs one worker"):
+        parse_config(zoo_config(tiny_zoo, executor={"kind": "inline", "workers": 2}))
+    with pytest.raises(ConfigError, match=r"executor\.workers"):
+        parse_config(zoo_config(tiny_zoo, executor=ray_executor(0)))
+    with pytest.raises(ConfigError, match=r"executor\.kind"):
+        parse_config(zoo_config(tiny_zoo, executor={"kind": "dask"}))
+
+
+def test_inline_is_made_for_inline_configs(tiny_zoo):
+    assert isinstance(make_executor(parse_config(zoo_config(tiny_zoo)), lambda fresh: None), InlineExecutor)
+
+
+def test_ray_missing_is_a_clear_error_before_any_trial(tiny_zoo, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with Campaign.create(tmp_path / "c.sqlite", zoo_config(tiny_zoo, executor=ray_executor())) as campaign:
+        with pytest.raises(ConfigError, match=r"pip install 'mmmo\[ray\]'"):
+            campaign.run()
+        assert campaign._store.trials() == []
