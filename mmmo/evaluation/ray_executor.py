@@ -12,9 +12,10 @@ workers: N, gpus_per_worker: G, cpus_per_worker: C}``.
   campaign's config (JSON) and reads the models from the config's paths,
   which every node must see. It receives requests (plans, never weights)
   and sends back outcomes; only the campaign process writes the store.
-- Actors are restarted by Ray when they die (``max_restarts=-1``); Ray never
-  re-runs a call on its own (``max_task_retries=0``), so the campaign sees
-  the loss and re-queues the trial itself, exactly once per death.
+- A worker that dies (killed, crashed, out of memory) is replaced by a new
+  actor at once; calls sent to it wait until it is built. Ray never re-runs
+  a call on its own, so the campaign sees the loss and re-queues the trial
+  itself, exactly once per death.
 """
 
 from __future__ import annotations
@@ -104,15 +105,13 @@ class RayExecutor:
         ray = self._ray = import_ray()
         self._connect(ray)
         self._check_resources(ray)
-        actor = ray.remote(
+        self._actor_class = ray.remote(
             num_cpus=self.spec.cpus_per_worker,
             num_gpus=self.spec.gpus_per_worker,
-            max_restarts=-1,
+            max_restarts=0,
             max_task_retries=0,
         )(_Worker)
-        threads = max(1, int(self.spec.cpus_per_worker))
-        config_json = self.config.model_dump_json()
-        self._actors = [actor.remote(config_json, threads) for _ in range(self.workers)]
+        self._actors = [self._new_actor() for _ in range(self.workers)]
         try:
             identities = ray.get([a.identity.remote() for a in self._actors])
         except ray.exceptions.RayError as exc:
@@ -121,6 +120,18 @@ class RayExecutor:
         self._names = [name for name, _ in identities]
         logger.info("Ray workers ready: %s", ", ".join(self._names))
         return identities[0][1]
+
+    def _new_actor(self) -> Any:
+        return self._actor_class.remote(self.config.model_dump_json(), max(1, int(self.spec.cpus_per_worker)))
+
+    def _restart(self, slot: int) -> None:
+        """Replace worker ``slot`` by a new actor (a fresh process, model and objectives)."""
+        try:
+            self._ray.kill(self._actors[slot], no_restart=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        self._actors[slot] = self._new_actor()
+        self._names[slot] = None
 
     def _connect(self, ray: Any) -> None:
         address = self.spec.address
@@ -157,11 +168,10 @@ class RayExecutor:
     def submit(self, request: TrialRequest) -> str:
         busy = {slot for slot, _ in self._busy.values()}
         slot = next(s for s in range(self.workers) if s not in busy)
-        if self._names[slot] is None:
-            # Restarted since its last trial: its new name (waits for the restart).
-            self._names[slot] = self._ray.get(self._actors[slot].identity.remote())[0]
+        # A new actor takes the call once it is built (Ray queues it); its
+        # name is known from its first outcome.
         self._busy[self._actors[slot].evaluate.remote(request.to_json())] = (slot, request)
-        return self._names[slot]
+        return self._names[slot] or f"worker {slot} (starting)"
 
     def wait(self, timeout: float | None = None) -> list[TrialOutcome]:
         if not self._busy:
@@ -175,25 +185,25 @@ class RayExecutor:
     def _collect(self, ref: Any) -> TrialOutcome:
         ray = self._ray
         slot, request = self._busy.pop(ref)
-        name = self._names[slot]
+        name = self._names[slot] or f"worker {slot} (starting)"
         try:
             outcome = TrialOutcome.from_json(ray.get(ref))
-        except ray.exceptions.OutOfMemoryError as exc:
-            self._names[slot] = None  # Ray killed it and restarts it
+        except ray.exceptions.OutOfMemoryError as exc:  # Ray's memory monitor killed it
+            self._restart(slot)
             return TrialOutcome(request.trial_id, "failed", error=f"out of memory: {exc}", worker=name,
                                 out_of_memory=True)
         except ray.exceptions.RayActorError as exc:
-            self._names[slot] = None
+            self._restart(slot)
             if "running low on memory" in str(exc):  # killed by Ray's memory monitor
                 return TrialOutcome(request.trial_id, "failed", error=f"out of memory: {_first_line(exc)}",
                                     worker=name, out_of_memory=True)
             return TrialOutcome.lost(request.trial_id, name, f"worker {name} died: {_first_line(exc)}")
         except ray.exceptions.RayError as exc:  # the call itself raised: a bug, stored as the trial's failure
             return TrialOutcome(request.trial_id, "failed", error=f"worker {name}: {_first_line(exc)}", worker=name)
+        self._names[slot] = outcome.worker
         if outcome.out_of_memory:
-            # Its live model may be half written: restart it before it takes another trial.
-            ray.kill(self._actors[slot], no_restart=False)
-            self._names[slot] = None
+            # Its live model may be half written: replace it before it takes another trial.
+            self._restart(slot)
         return outcome
 
     def close(self) -> None:
