@@ -38,7 +38,7 @@ from typing import Any
 
 from mmmo.errors import CampaignLockedError, StoreError
 from mmmo.objectives.base import Measurement
-from mmmo.store_schema import SCHEMA_SQL, SCHEMA_VERSION, Origin, migrate, v1_origin
+from mmmo.store_schema import ORIGINS, SCHEMA_SQL, SCHEMA_VERSION, Origin, migrate, v1_origin
 from mmmo.trial import TrialRecord
 
 __all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
@@ -58,6 +58,10 @@ class NewTrial:
     seconds_propose: float | None = None
     fidelity: float | None = None
     origin: Origin = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise StoreError(f"NewTrial.origin must be one of {', '.join(ORIGINS)}; got {self.origin!r}")
 
 
 class CampaignStore:
