@@ -186,7 +186,9 @@ class Campaign:
                 if not in_flight:
                     wait_for_futures([proposal])
                     continue
-                for outcome in executor.wait(_POLL_SECONDS if proposal is not None else None):
+                if proposal is not None:  # look at both: the proposal's points go out as soon as they exist
+                    wait_for_futures([proposal], timeout=_POLL_SECONDS)
+                for outcome in executor.wait(0.0 if proposal is not None else None):
                     in_flight.discard(outcome.trial_id)
                     report = self._store_outcome(outcome)
                     if report is not None:

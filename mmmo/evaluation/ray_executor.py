@@ -87,10 +87,22 @@ class _Worker:
 
 
 class RayExecutor:
-    """Run trials on ``config.executor.workers`` Ray actors (see the module docs)."""
+    """Run trials on ``config.executor.workers`` Ray actors (see the module docs).
 
-    def __init__(self, config: CampaignConfig) -> None:
+    Args:
+        config: The campaign config.
+        worker_class: The actor's class: built as ``worker_class(config_json,
+            threads, *worker_args)``, with ``identity() -> (name, directions)``
+            and ``evaluate(request_json) -> outcome_json``. The default builds a
+            :class:`~mmmo.evaluation.TrialEvaluator`; benchmarks put a
+            simulated evaluation in its place.
+        worker_args: Further arguments of ``worker_class``.
+    """
+
+    def __init__(self, config: CampaignConfig, worker_class: type | None = None, worker_args: tuple = ()) -> None:
         self.config = config
+        self._worker_class = worker_class or _Worker
+        self._worker_args = tuple(worker_args)
         self.spec = config.executor
         self.workers = self.spec.workers
         self._ray: Any = None
@@ -110,7 +122,7 @@ class RayExecutor:
             num_gpus=self.spec.gpus_per_worker,
             max_restarts=0,
             max_task_retries=0,
-        )(_Worker)
+        )(self._worker_class)
         self._actors = [self._new_actor() for _ in range(self.workers)]
         try:
             identities = ray.get([a.identity.remote() for a in self._actors])
@@ -122,7 +134,8 @@ class RayExecutor:
         return identities[0][1]
 
     def _new_actor(self) -> Any:
-        return self._actor_class.remote(self.config.model_dump_json(), max(1, int(self.spec.cpus_per_worker)))
+        threads = max(1, int(self.spec.cpus_per_worker))
+        return self._actor_class.remote(self.config.model_dump_json(), threads, *self._worker_args)
 
     def _restart(self, slot: int) -> None:
         """Replace worker ``slot`` by a new actor (a fresh process, model and objectives)."""
