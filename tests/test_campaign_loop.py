@@ -1,0 +1,89 @@
+"""The asynchronous run loop, with an executor of two in-process workers that answer in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import mmmo.campaign
+from mmmo.campaign import Campaign
+from mmmo.evaluation import TrialOutcome
+from mmmo.objectives.base import Measurement
+
+
+class TwoWorkers:
+    """Two workers; each wait() answers the oldest request in flight, so the other one keeps running."""
+
+    workers = 2
+
+    def __init__(self) -> None:
+        self.in_flight: list = []
+
+    def start(self):
+        return ("maximize", "maximize")
+
+    def free(self) -> int:
+        return self.workers - len(self.in_flight)
+
+    def submit(self, request) -> str:
+        self.in_flight.append(request)
+        return f"w{len(self.in_flight)}"
+
+    def wait(self, timeout=None):
+        if not self.in_flight:
+            return []
+        time.sleep(0.05)
+        request = self.in_flight.pop(0)
+        weights = [p["weight"] for p in request.plan["params"]["all"]]
+        values = {"f1": Measurement(weights[0]).to_dict(), "f2": Measurement(-weights[0] + weights[1]).to_dict()}
+        return [TrialOutcome(request.trial_id, "complete", values, 0.0, 0.05, worker="w")]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def campaign(tiny_zoo, tmp_path, monkeypatch):
+    executor = TwoWorkers()
+    monkeypatch.setattr(mmmo.campaign, "make_executor", lambda config, local: executor)
+    names = list(tiny_zoo.expert_tasks[:2])
+    config = {
+        "base": str(tiny_zoo.base),
+        "models": [{"path": str(tiny_zoo.experts[t]), "name": t} for t in names],
+        "space": "task_arithmetic",
+        "objectives": [{"kind": "callable", "function": "x:f", "name": n} for n in ("f1", "f2")],
+        "budget": {"trials": 8, "initial": 8, "batch_size": 1},
+        "proposer": "sobol",
+        "recipes": False,
+        "device": "cpu",
+    }
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        yield campaign, executor
+
+
+def test_a_point_is_proposed_whenever_a_worker_frees_with_the_running_trials_pending(campaign, monkeypatch):
+    campaign, executor = campaign
+    calls = []
+    proposer = campaign._proposer("sobol")
+    real = proposer.propose
+
+    def spy(X, Y, pending, n, ref_point=None):
+        start = time.time()
+        time.sleep(0.2)  # a slow proposal: the other worker's outcome comes back meanwhile
+        calls.append((len(X), len(pending), n, threading.current_thread().name, start, time.time()))
+        return real(X, Y, pending, n, ref_point)
+
+    monkeypatch.setattr(proposer, "propose", spy)
+    campaign.run()
+    records = campaign._store.trials()
+    assert sum(r.is_searched for r in records) == 8 and all(r.status == "complete" for r in records)
+    # After the references, one point per free worker, the trial still running pending.
+    assert [n for _, _, n, _, _, _ in calls] == [1] * 8
+    assert all(pending >= 1 for _, pending, _, _, _, _ in calls)  # a reference or a searched trial
+    assert [known + pending for known, pending, *_ in calls] == list(range(3, 11))  # every point counted once
+    assert all(name.startswith("mmmo-propose") for _, _, _, name, _, _ in calls)
+    # Proposing overlaps evaluation: outcomes were stored while a proposal ran.
+    finished = [r.finished_at for r in records]
+    assert any(start < t < end for *_, start, end in calls for t in finished)
