@@ -87,3 +87,26 @@ def test_a_point_is_proposed_whenever_a_worker_frees_with_the_running_trials_pen
     # Proposing overlaps evaluation: outcomes were stored while a proposal ran.
     finished = [r.finished_at for r in records]
     assert any(start < t < end for *_, start, end in calls for t in finished)
+
+
+class DyingWorker(TwoWorkers):
+    """Its worker dies on every trial of the first source's reference plan; the rest complete."""
+
+    def wait(self, timeout=None):
+        if self.in_flight and self.in_flight[0].plan["params"]["all"][0]["weight"] == 1.0:
+            return [TrialOutcome.lost(self.in_flight.pop(0).trial_id, "w", "worker w died: SIGKILL")]
+        return super().wait(timeout)
+
+
+def test_a_trial_whose_worker_keeps_dying_runs_again_then_fails(campaign, monkeypatch, caplog):
+    campaign, _ = campaign
+    monkeypatch.setattr(mmmo.campaign, "make_executor", lambda config, local: DyingWorker())
+    with caplog.at_level("WARNING", logger="mmmo.campaign"):
+        reports = campaign.run()
+    records = campaign._store.trials()
+    source = next(r for r in records if r.label == campaign.config.model_names[0])
+    assert source.status == "failed" and source.attempts == mmmo.campaign.MAX_ATTEMPTS == 3
+    assert source.error == "its worker died on each of 3 attempts; last: worker w died: SIGKILL"
+    assert caplog.text.count(f"trial {source.trial_id} runs again") == 2
+    assert [r.trial_id for r in reports].count(source.trial_id) == 1  # reported once, when it failed
+    assert sum(r.is_searched and r.status == "complete" for r in records) == 8

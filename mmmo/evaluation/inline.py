@@ -7,6 +7,7 @@ and scoring happen in the campaign's thread, one trial at a time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from mmmo.evaluation.evaluator import TrialEvaluator
 from mmmo.evaluation.messages import TrialOutcome, TrialRequest
@@ -54,7 +55,7 @@ class InlineExecutor:
             return []
         request, self._request = self._request, None
         outcome = self._evaluator.evaluate(request)
-        outcome = TrialOutcome(**{**outcome.__dict__, "worker": self.worker})
+        outcome = replace(outcome, worker=self.worker)
         if outcome.out_of_memory:
             # The live model may be half written: the next trial gets a new evaluator.
             self._evaluator, self._restart = None, True
