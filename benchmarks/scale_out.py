@@ -38,7 +38,6 @@ import json
 import math
 import os
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -302,7 +301,9 @@ def main() -> None:
     from mmmo.zoo import ZooConfig, build_zoo
 
 
-    pythonpath = os.pathsep.join(p for p in (str(ROOT / "benchmarks"), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    # Workers import mmmo, and this module's classes when it is imported rather than run.
+    paths = (str(ROOT / "benchmarks"), str(ROOT), os.environ.get("PYTHONPATH", ""))
+    pythonpath = os.pathsep.join(p for p in paths if p)
     ray.init(num_cpus=args.cpus, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": pythonpath, "OMP_NUM_THREADS": "1"}})
     RESULTS.mkdir(parents=True, exist_ok=True)

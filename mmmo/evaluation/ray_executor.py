@@ -21,7 +21,6 @@ workers: N, gpus_per_worker: G, cpus_per_worker: C}``.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from typing import Any
 from urllib.parse import urlsplit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -79,7 +78,3 @@ def ray_executor(workers: int = 2, **overrides) -> dict:
 
 def write_flag(folder: Path, name: str, text: str = "") -> None:
     (folder / name).write_text(text)
-
-
-def json_env(env: dict[str, str]) -> str:
-    return json.dumps(env)

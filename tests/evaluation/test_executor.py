@@ -36,3 +36,21 @@ def test_ray_missing_is_a_clear_error_before_any_trial(tiny_zoo, tmp_path, monke
         with pytest.raises(ConfigError, match=r"pip install 'mmmo\[ray\]'"):
             campaign.run()
         assert campaign._store.trials() == []
+
+
+def test_reachability_check_names_the_address():
+    import socket
+
+    from mmmo.errors import ExecutorError
+    from mmmo.evaluation.ray_executor import check_reachable
+
+    with pytest.raises(ExecutorError, match=r"'head:port' is not HOST:PORT"):
+        check_reachable("head:port")
+    with socket.socket() as server:  # a port that listens is reachable, under either spelling
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        check_reachable(f"127.0.0.1:{port}")
+        check_reachable(f"ray://127.0.0.1:{port}")
+    with pytest.raises(ExecutorError, match=rf"cannot reach the Ray cluster at ray://127\.0\.0\.1:{port}"):
+        check_reachable(f"ray://127.0.0.1:{port}", timeout=1.0)
