@@ -5,9 +5,10 @@ trials (:mod:`mmmo.references`; plans like any other), then keeps every
 worker of its executor (:mod:`mmmo.evaluation`) busy: whenever a worker is
 free and no trial waits, the proposer is asked for new points with every
 trial in flight as a pending point (``X_pending``) — the Sobol design for the
-first ``budget.initial`` searched trials, then the configured proposer.
-Proposing runs in a thread of its own, so outcomes are stored and queued
-trials dispatched while a slow proposal is computed. A proposer that raises
+first ``budget.initial`` searched trials, then the configured proposer. With
+several workers one point is kept proposed ahead, so a worker that frees
+starts at once. Proposing runs in a thread of its own, so outcomes are stored
+and queued trials dispatched while a slow proposal is computed. A proposer that raises
 (a GP that cannot be fitted) gives way to the Sobol design for that batch.
 
 Each trial is marked ``running`` when sent to a worker and committed
@@ -163,6 +164,9 @@ class Campaign:
         """Keep every worker busy until ``target`` searched trials exist and none is in flight."""
         reports: list[TrialReport] = []
         in_flight: set[int] = set()
+        # With several workers, one point is proposed ahead while all are busy,
+        # so a worker that frees starts its next trial at once.
+        lookahead = 1 if executor.workers > 1 else 0
         proposal: Future | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmmo-propose") as proposing:
             while True:
@@ -174,8 +178,9 @@ class Campaign:
                     self._store.mark_running(record.trial_id, executor.submit(request))
                     in_flight.add(record.trial_id)
                 searched = sum(r.is_searched for r in records)
-                if proposal is None and not queued and executor.free() > 0 and searched < target:
-                    n = min(max(batch_size, executor.free()), target - searched)
+                wanted = executor.free() + lookahead - len(queued)
+                if proposal is None and wanted > 0 and searched < target:
+                    n = min(max(batch_size, wanted), target - searched)
                     proposal = proposing.submit(self._propose, *self._proposal_inputs(records, n))
                 if proposal is not None and proposal.done():
                     self._store.add_trials(proposal.result())
