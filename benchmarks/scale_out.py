@@ -15,7 +15,8 @@ trials) with the same proposer and the same duration of the k-th trial:
   it: a population of ``--population`` members spread over the workers, the
   next generation waiting for the slowest member.
 
-For each it reports worker utilisation (busy seconds / (workers x wall)),
+On one worker the three loops are the same schedule, so only ``async`` runs
+there (it gives the speed-up's baseline). For each it reports worker utilisation (busy seconds / (workers x wall)),
 the wall time to the budget (first trial started to last trial finished)
 and the hypervolume of every finished trial against wall time, with a fixed
 reference point; ``hv_at`` gives it at quarters of the async loop's wall time.
@@ -322,6 +323,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for workers in [int(w) for w in args.workers.split(",")]:
             for loop in loops:
+                if loop != "async" and workers == 1:
+                    continue  # on one worker every loop is the same schedule: one trial after another
                 if loop == "async":
                     result = run_async(zoo, workers, args, Path(folder))
                 else:

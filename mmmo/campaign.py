@@ -5,8 +5,8 @@ trials (:mod:`mmmo.references`; plans like any other), then keeps every
 worker of its executor (:mod:`mmmo.evaluation`) busy: whenever a worker is
 free and no trial waits, the proposer is asked for new points with every
 trial in flight as a pending point (``X_pending``) — the Sobol design for the
-first ``budget.initial`` searched trials, then the configured proposer. With
-several workers one point is kept proposed ahead, so a worker that frees
+first ``budget.initial`` searched trials, then the configured proposer. On
+remote workers one point is kept proposed ahead, so a worker that frees
 starts at once. Proposing runs in a thread of its own, so outcomes are stored
 and queued trials dispatched while a slow proposal is computed. A proposer that raises
 (a GP that cannot be fitted) gives way to the Sobol design for that batch.
@@ -164,9 +164,9 @@ class Campaign:
         """Keep every worker busy until ``target`` searched trials exist and none is in flight."""
         reports: list[TrialReport] = []
         in_flight: set[int] = set()
-        # With several workers, one point is proposed ahead while all are busy,
-        # so a worker that frees starts its next trial at once.
-        lookahead = 1 if executor.workers > 1 else 0
+        # Points proposed ahead while every worker is busy, so a worker that
+        # frees starts its next trial at once (the executor says how many).
+        lookahead = executor.lookahead
         proposal: Future | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmmo-propose") as proposing:
             while True:

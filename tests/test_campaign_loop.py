@@ -17,6 +17,7 @@ class TwoWorkers:
     """Two workers; each wait() answers the oldest request in flight, so the other one keeps running."""
 
     workers = 2
+    lookahead = 1
 
     def __init__(self) -> None:
         self.in_flight: list = []

@@ -6,7 +6,8 @@ The campaign drives an executor through five calls:
   workers (each builds its :class:`~mmmo.evaluation.TrialEvaluator`); any
   problem (an unreachable cluster, a missing extra, a model a worker cannot
   read) is raised here, before a trial starts.
-- :meth:`Executor.free` -> how many workers wait for a trial.
+- :meth:`Executor.free` -> how many workers wait for a trial
+  (:attr:`Executor.lookahead`: how many points to keep proposed ahead).
 - :meth:`Executor.submit` a request to a free worker -> that worker's name.
 - :meth:`Executor.wait` -> outcomes that came back (at least one unless the
   timeout passed first); a worker that died gives a ``lost`` outcome and is
@@ -32,6 +33,9 @@ __all__ = ["Executor", "make_executor"]
 
 class Executor(Protocol):
     workers: int
+    #: Trials to keep proposed ahead while every worker is busy: 0 where
+    #: evaluation runs in the campaign's own thread, 1 where it runs elsewhere.
+    lookahead: int
 
     def start(self) -> tuple[str, ...]: ...
 

@@ -23,6 +23,7 @@ class InlineExecutor:
     """
 
     workers = 1
+    lookahead = 0  # the proposal would compete with the evaluation for this process
 
     def __init__(self, local_evaluator: Callable[[bool], TrialEvaluator]) -> None:
         self._local_evaluator = local_evaluator

@@ -104,6 +104,7 @@ class RayExecutor:
         self._worker_args = tuple(worker_args)
         self.spec = config.executor
         self.workers = self.spec.workers
+        self.lookahead = 1
         self._ray: Any = None
         self._connected_here = False
         self._actors: list[Any] = []
