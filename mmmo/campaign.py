@@ -168,15 +168,19 @@ class Campaign:
         # frees starts its next trial at once (the executor says how many).
         lookahead = executor.lookahead
         proposal: Future | None = None
+        records: list[TrialRecord] | None = None  # read again only after a change
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmmo-propose") as proposing:
             while True:
-                records = self._store.trials()
+                if records is None:
+                    records = self._store.trials()
                 queued = [r for r in records if r.status == "pending"]
-                while queued and executor.free() > 0:
-                    record = queued.pop(0)
-                    request = TrialRequest(record.trial_id, dict(record.plan or {}), record.fidelity)
-                    self._store.mark_running(record.trial_id, executor.submit(request))
-                    in_flight.add(record.trial_id)
+                if queued and executor.free() > 0:
+                    while queued and executor.free() > 0:
+                        record = queued.pop(0)
+                        request = TrialRequest(record.trial_id, dict(record.plan or {}), record.fidelity)
+                        self._store.mark_running(record.trial_id, executor.submit(request))
+                        in_flight.add(record.trial_id)
+                    records = self._store.trials()
                 searched = sum(r.is_searched for r in records)
                 wanted = executor.free() + lookahead - len(queued)
                 if proposal is None and wanted > 0 and searched < target:
@@ -184,7 +188,7 @@ class Campaign:
                     proposal = proposing.submit(self._propose, *self._proposal_inputs(records, n))
                 if proposal is not None and proposal.done():
                     self._store.add_trials(proposal.result())
-                    proposal = None
+                    proposal, records = None, None
                     continue
                 if not in_flight and proposal is None:
                     return reports
@@ -194,6 +198,7 @@ class Campaign:
                 if proposal is not None:  # look at both: the proposal's points go out as soon as they exist
                     wait_for_futures([proposal], timeout=_POLL_SECONDS)
                 for outcome in executor.wait(0.0 if proposal is not None else None):
+                    records = None
                     in_flight.discard(outcome.trial_id)
                     report = self._store_outcome(outcome)
                     if report is not None:
