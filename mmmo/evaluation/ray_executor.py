@@ -128,7 +128,7 @@ class RayExecutor:
             identities = ray.get([a.identity.remote() for a in self._actors])
         except ray.exceptions.RayError as exc:
             self.close()
-            raise ExecutorError(f"executor: a Ray worker could not build its evaluator: {exc}") from None
+            raise ExecutorError(f"executor: a Ray worker could not build its evaluator: {_last_line(exc)}") from None
         self._names = [name for name, _ in identities]
         logger.info("Ray workers ready: %s", ", ".join(self._names))
         return identities[0][1]
@@ -232,6 +232,12 @@ class RayExecutor:
         if self._connected_here and ray.is_initialized():
             ray.shutdown()
         self._connected_here = False
+
+
+def _last_line(exc: BaseException) -> str:
+    """The root cause of a remote traceback: its last line (``module.Error: message``)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:

@@ -150,3 +150,13 @@ def test_killed_campaign_process_resumes_on_new_workers(ray_session, ray_env, ti
     searched = [r for r in after.values() if r.is_searched]
     assert len(searched) == 6 and all(r.status == "complete" for r in searched)
     assert len({r.x for r in searched}) == 6
+
+
+def test_a_worker_that_cannot_build_its_evaluator_stops_the_run_before_any_trial(ray_session, tiny_zoo, tmp_path):
+    objectives = [{"kind": "callable", "function": "campaign_worker:no_such_objective", "name": "head"}]
+    config = zoo_config(tiny_zoo, objectives=objectives, executor=ray_executor(2))
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        reason = r"could not build its evaluator: mmmo\.errors\.ObjectiveError: function 'campaign_worker:no_such_objective'"
+        with pytest.raises(ExecutorError, match=reason):
+            campaign.run()
+        assert campaign._store.trials() == []
