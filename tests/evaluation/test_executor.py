@@ -54,3 +54,11 @@ def test_reachability_check_names_the_address():
         check_reachable(f"ray://127.0.0.1:{port}")
     with pytest.raises(ExecutorError, match=rf"cannot reach the Ray cluster at ray://127\.0\.0\.1:{port}"):
         check_reachable(f"ray://127.0.0.1:{port}", timeout=1.0)
+
+
+def test_ray_is_imported_only_when_a_ray_executor_starts():
+    import subprocess
+
+    code = "import sys, mmmo.campaign, mmmo.cli, mmmo.evaluation; print('ray' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
