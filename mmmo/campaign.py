@@ -1,17 +1,26 @@
 """A campaign: propose, merge, evaluate, store, repeat — and never lose a result.
 
-The one module that knows every stage. A run first evaluates the reference
-trials (:mod:`mmmo.references`), then the Sobol initial design
-(``budget.initial`` trials), then batches from the configured proposer with
-the batch's earlier points pending. Each trial is marked ``running``, merged
-into the one live model, scored, and committed ``complete`` or ``failed`` in
-one transaction each; a failed trial (merge error, failed objective) is stored
-with its error and the loop goes on; a proposer that raises (a GP that
-cannot be fitted) gives way to the Sobol design for that batch.
+The one module that knows every stage. A run first queues the reference
+trials (:mod:`mmmo.references`; plans like any other), then keeps every
+worker of its executor (:mod:`mmmo.evaluation`) busy: whenever a worker is
+free and no trial waits, the proposer is asked for new points with every
+trial in flight as a pending point (``X_pending``) — the Sobol design for the
+first ``budget.initial`` searched trials, then the configured proposer. On
+remote workers one point is kept proposed ahead, so a worker that frees
+starts at once. Proposing runs in a thread of its own, so outcomes are stored
+and queued trials dispatched while a slow proposal is computed. A proposer that raises
+(a GP that cannot be fitted) gives way to the Sobol design for that batch.
 
-Everything a run needs is read back from the store at every step, so a
-campaign killed at any point resumes by opening it again: trials left
-``running`` are re-queued, pending ones run, and nothing is proposed twice.
+Each trial is marked ``running`` when sent to a worker and committed
+``complete`` or ``failed`` in one transaction when its outcome comes back; a
+failed trial (merge error, failed objective, out of memory) is stored with
+its error and the loop goes on. A trial whose worker died is re-queued and
+run again (the same row), up to :data:`MAX_ATTEMPTS` times. The campaign
+process is the store's only writer.
+
+Everything a run needs is read back from the store, so a campaign killed at
+any point resumes by opening it again: trials left ``running`` are
+re-queued, pending ones run, and nothing is proposed twice.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +39,12 @@ import torch
 
 from mmmo.config import CampaignConfig, load_config, parse_config
 from mmmo.errors import ConfigError, StoreError
-from mmmo.model_refs import ResolvedModels, resolve_campaign_models
+from mmmo.evaluation import Executor, TrialEvaluator, TrialOutcome, TrialRequest, make_executor
+from mmmo.model_refs import with_local_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
 from mmmo.quiet import quiet_libraries
-from mmmo.references import ReferenceTrial, reference_trials
+from mmmo.references import reference_trials
 from mmmo.results import chebyshev_select, front_table, hypervolume_table, objective_matrix, trials_table
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
@@ -49,13 +60,11 @@ logger = logging.getLogger(__name__)
 
 Callback = Callable[[TrialReport], None]
 
-
-@dataclass
-class _Engine:
-    """The heavy parts, built on first use: the live model and the objectives."""
-
-    merger: Any
-    objectives: list | None = None
+# Times a trial is started before a worker that keeps dying while running it
+# makes it a failed trial (a plan that crashes its worker must not loop forever).
+MAX_ATTEMPTS = 3
+# Seconds between looks at a running proposal while trials are in flight.
+_POLL_SECONDS = 0.02
 
 
 class Campaign:
@@ -72,7 +81,7 @@ class Campaign:
             raise StoreError(f"{store.path}: the campaign file lacks its 'num_layers' record; it is damaged")
         self.space = SearchSpace(self.config.space, self.config.model_names, int(num_layers))
         self.accept_changed_models = accept_changed_models
-        self._engine: _Engine | None = None
+        self._engine: TrialEvaluator | None = None
         self._proposers: dict[str, Any] = {}
 
     # -- opening -----------------------------------------------------------
@@ -96,7 +105,7 @@ class Campaign:
         from mmmo.preflight import preflight
 
         # Local folders or hub ids, fetched now: a model that cannot be had is refused before any trial.
-        local = _with_local_models(config)
+        local = with_local_models(config)
         preflight(local)
         layout = layout_of_checkpoint(local.base, trust_remote_code=config.trust_remote_code)
         if config.dtype == "auto":
@@ -186,7 +195,8 @@ class Campaign:
 
         Args:
             n_trials: Searched trials to finish in this call (default: up to the budget).
-            batch_size: Points proposed at once (default: ``budget.batch_size``).
+            batch_size: Points proposed at once (default: ``budget.batch_size``; at
+                least one per free worker).
             callback: Called with a :class:`TrialReport` after every finished trial.
 
         Returns:
@@ -201,30 +211,91 @@ class Campaign:
         batch_size = batch_size or self.config.budget.batch_size
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        engine = self._build_engine()
-        self._store.requeue_running()
-        reports: list[TrialReport] = []
-        self._run_references(engine, reports, callback)
-        searched = [r for r in self._store.trials() if _searched(r)]
-        target = self.config.budget.trials
-        if n_trials is not None:
-            target = sum(r.finished for r in searched) + n_trials
-        while True:
-            records = self._store.trials()
-            searched = [r for r in records if _searched(r)]
-            pending = [r for r in searched if r.status == "pending"]
-            if not pending:
-                if len(searched) >= target:
-                    break
-                pending = self._propose(records, min(batch_size, target - len(searched)))
-            for record in pending:
-                reports.append(self._execute(engine, record, callback))
-        return reports
+        executor = make_executor(self.config, self._local_evaluator, data_seed=self._data_seed())
+        try:
+            directions = list(executor.start())
+            if self._store.get_meta("directions") != directions:
+                self._store.set_meta("directions", directions)
+            self._store.requeue_running()
+            self._add_references()
+            target = self.config.budget.trials
+            if n_trials is not None:
+                target = sum(r.finished for r in self._store.trials() if r.is_searched) + n_trials
+            return self._drive(executor, target, batch_size, callback)
+        finally:
+            executor.close()
 
-    def _run_references(self, engine: _Engine, reports: list, callback: Callback | None) -> None:
+    def _drive(self, executor: Executor, target: int, batch_size: int, callback: Callback | None) -> list[TrialReport]:
+        """Keep every worker busy until ``target`` searched trials exist and none is in flight."""
+        reports: list[TrialReport] = []
+        in_flight: set[int] = set()
+        # Points proposed ahead while every worker is busy, so a worker that
+        # frees starts its next trial at once (the executor says how many).
+        lookahead = executor.lookahead
+        proposal: Future | None = None
+        records: list[TrialRecord] | None = None  # read again only after a change
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmmo-propose") as proposing:
+            while True:
+                if records is None:
+                    records = self._store.trials()
+                queued = [r for r in records if r.status == "pending"]
+                if queued and executor.free() > 0:
+                    while queued and executor.free() > 0:
+                        record = queued.pop(0)
+                        request = TrialRequest(record.trial_id, dict(record.plan or {}), record.fidelity)
+                        self._store.mark_running(record.trial_id, executor.submit(request))
+                        in_flight.add(record.trial_id)
+                    records = self._store.trials()
+                searched = sum(r.is_searched for r in records)
+                wanted = executor.free() + lookahead - len(queued)
+                if proposal is None and wanted > 0 and searched < target:
+                    n = min(max(batch_size, wanted), target - searched)
+                    proposal = proposing.submit(self._propose, *self._proposal_inputs(records, n))
+                if proposal is not None and proposal.done():
+                    self._store.add_trials(proposal.result())
+                    proposal, records = None, None
+                    continue
+                if not in_flight and proposal is None:
+                    return reports
+                if not in_flight:
+                    wait_for_futures([proposal])
+                    continue
+                if proposal is not None:  # look at both: the proposal's points go out as soon as they exist
+                    wait_for_futures([proposal], timeout=_POLL_SECONDS)
+                for outcome in executor.wait(0.0 if proposal is not None else None):
+                    records = None
+                    in_flight.discard(outcome.trial_id)
+                    report = self._store_outcome(outcome)
+                    if report is not None:
+                        reports.append(report)
+                        if callback is not None:
+                            callback(report)
+
+    def _store_outcome(self, outcome: TrialOutcome) -> TrialReport | None:
+        """Commit an outcome; a lost one re-queues its trial (``None`` then: nothing finished)."""
+        if outcome.status == "lost":
+            attempts = self._store.trial(outcome.trial_id).attempts
+            if attempts < MAX_ATTEMPTS:
+                logger.warning("trial %d runs again: %s", outcome.trial_id, outcome.error)
+                self._store.requeue(outcome.trial_id)
+                return None
+            error = f"its worker died on each of {attempts} attempts; last: {outcome.error}"
+            self._store.finish(outcome.trial_id, {}, None, None, error, worker=outcome.worker)
+        else:
+            self._store.finish(
+                outcome.trial_id,
+                outcome.measurement_objects(),
+                outcome.seconds_merge,
+                outcome.seconds_eval,
+                outcome.error,
+                worker=outcome.worker,
+            )
+        return self._report(outcome.trial_id)
+
+    def _add_references(self) -> None:
+        """Queue the reference trials not yet in the store (base, each source, the recipes)."""
         references = reference_trials(self.config.model_names, self.config.recipes, self.config.seed)
         existing = {r.label for r in self._store.trials() if r.is_reference}
-        missing = [ref for ref in references if ref.label not in existing]
         self._store.add_trials(
             [
                 NewTrial(
@@ -233,17 +304,16 @@ class Campaign:
                     x=_as_list(self.space.try_encode(ref.plan)),
                     plan=ref.plan.to_dict(),
                     label=ref.label,
+                    origin="reference",
                 )
-                for ref in missing
+                for ref in references
+                if ref.label not in existing
             ]
         )
-        by_label = {ref.label: ref for ref in references}
-        for record in self._store.trials(status="pending"):
-            if record.is_reference:
-                reports.append(self._execute(engine, record, callback, by_label.get(record.label)))
 
-    def _propose(self, records: list[TrialRecord], n: int) -> list[TrialRecord]:
-        searched = [r for r in records if _searched(r)]
+    def _proposal_inputs(self, records: list[TrialRecord], n: int) -> tuple:
+        """What :meth:`_propose` needs, read here (the store is this thread's alone)."""
+        searched = [r for r in records if r.is_searched]
         name = self.config.proposer
         initial = self.config.budget.initial
         if len(searched) < initial:
@@ -255,9 +325,17 @@ class Campaign:
             name = "sobol"  # nothing to model yet
         active = [r for r in records if r.x is not None and r.status in ("pending", "running")]
         pending = torch.tensor([r.x for r in active], dtype=torch.float64).reshape(len(active), self.space.dim)
+        ref_point = self.reference_point(records) if name not in ("sobol", "random") else None
+        return name, X, Y, pending, n, ref_point, len(records)
+
+    def _propose(
+        self, name: str, X: torch.Tensor, Y: torch.Tensor, pending: torch.Tensor, n: int,
+        ref_point: torch.Tensor | None, first_index: int,
+    ) -> list[NewTrial]:
+        """``n`` new searched trials from proposer ``name`` (runs in the proposal thread)."""
         start = time.perf_counter()
         try:
-            candidates = self._proposer(name).propose(X, Y, pending, n, self.reference_point())  # n x d
+            candidates = self._proposer(name).propose(X, Y, pending, n, ref_point)  # n x d
         except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted must not end a long campaign
             if name in ("sobol", "random"):
                 raise
@@ -270,51 +348,19 @@ class Campaign:
             name = "sobol"
             candidates = self._proposer(name).propose(X, Y, pending, n)
         seconds = (time.perf_counter() - start) / n
-        first_index = len(records)
         new = []
         for i, x in enumerate(candidates):
             seed = (self.config.seed * 1_000_003 + first_index + i) % (2**31)
             plan = self.space.decode(x, seed=seed)
-            new.append(NewTrial(proposer=name, seed=seed, x=x.tolist(), plan=plan.to_dict(), seconds_propose=seconds))
-        ids = self._store.add_trials(new)
-        return [self._store.trial(i) for i in ids]
+            new.append(NewTrial(proposer=name, seed=seed, x=x.tolist(), plan=plan.to_dict(),
+                                seconds_propose=seconds, origin="searched"))
+        return new
 
     def _proposer(self, name: str) -> Any:
         """The campaign's proposer ``name``, one instance per run (its GP hyperparameter cache lives in it)."""
         if name not in self._proposers:
             self._proposers[name] = make_proposer(name, seed=self.config.seed)
         return self._proposers[name]
-
-    def _execute(
-        self, engine: _Engine, record: TrialRecord, callback: Callback | None, reference: ReferenceTrial | None = None
-    ) -> TrialReport:
-        self._store.mark_running(record.trial_id)
-        seconds_merge = seconds_eval = None
-        measurements: dict[str, Measurement] = {}
-        try:
-            start = time.perf_counter()
-            if reference is not None and reference.kind == "base":
-                engine.merger.apply_base()
-            elif reference is not None and reference.kind == "source":
-                engine.merger.apply_source(reference.source)
-            else:
-                engine.merger.apply(MergePlan.from_dict(record.plan))
-            seconds_merge = time.perf_counter() - start
-        except Exception as exc:  # noqa: BLE001 - a plan that cannot be merged is a failed trial
-            error = f"merge: {type(exc).__name__}: {exc}"
-        else:
-            from mmmo.objectives import evaluate_objectives
-
-            start = time.perf_counter()
-            measurements = evaluate_objectives(engine.objectives, engine.merger.model, engine.merger.tokenizer)
-            seconds_eval = time.perf_counter() - start
-            failures = [f"{name}: {m.error or f'value {m.value!r}'}" for name, m in measurements.items() if not m.ok]
-            error = "; ".join(failures) or None
-        self._store.finish(record.trial_id, measurements, seconds_merge, seconds_eval, error)
-        report = self._report(record.trial_id)
-        if callback is not None:
-            callback(report)
-        return report
 
     def _report(self, trial_id: int) -> TrialReport:
         records = self._store.trials()
@@ -327,42 +373,26 @@ class Campaign:
             label=record.label,
             values={n: (m.value if (m := record.measurements.get(n)) else None) for n in self.objective_names},
             hypervolume=None if ref is None else hypervolume(Y, ref),
-            done=sum(r.finished and _searched(r) for r in records),
+            done=sum(r.finished and r.is_searched for r in records),
             total=self.config.budget.trials,
             error=record.error,
+            worker=record.worker,
         )
 
-    def _build_engine(self, with_objectives: bool = True) -> _Engine:
+    def _local_evaluator(self, fresh: bool = False) -> TrialEvaluator:
+        """The evaluator of this process (the inline executor's worker); ``fresh`` builds a new one."""
+        if fresh:
+            self._engine = None  # dropped before the new one loads, so two live models never coexist
+        return self._build_engine()
+
+    def _build_engine(self, with_objectives: bool = True) -> TrialEvaluator:
         if self._engine is None:
-            from mmmo.merge import Merger
-            from mmmo.preflight import check_device, check_models
-            from mmmo.sources import ModelPool
-
-            models = resolve_campaign_models(self.config)
-            self.check_models()
-            check_device(self.config.device)
-            check_models(_with_local_models(self.config, models))  # headers only: no pickle, no truncated file
-
-            auto = self.config.dtype == "auto"
-            dtype = checkpoint_dtype(models.base) if auto else getattr(torch, self.config.dtype)
-            device = self.config.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            pool = ModelPool.load(models.base, models.sources, dtype=dtype)
-            # The tensors are known only now: refuse a granularity whose groups are empty.
-            SearchSpace(self.config.space, pool.names, layout=pool.layout)
-            self._engine = _Engine(Merger(pool, device=device))
-        if with_objectives and self._engine.objectives is None:
-            from mmmo.objectives import build_objectives
-
-            merger = self._engine.merger
-            objectives = build_objectives(
-                self.config.objectives, merger.tokenizer, merger.pool.base_state, seed=self._data_seed()
+            self.check_models()  # the fingerprints kept in this campaign's file
+            self._engine = TrialEvaluator(
+                self.config, worker="inline", with_objectives=with_objectives, data_seed=self._data_seed()
             )
-            directions = [o.direction for o in objectives]
-            if self._store.get_meta("directions") != directions:
-                self._store.set_meta("directions", directions)
-            self._engine.objectives = objectives
+        elif with_objectives:
+            self._engine.objectives  # noqa: B018 - built on first need
         return self._engine
 
     def _data_seed(self) -> int:
@@ -428,7 +458,8 @@ class Campaign:
         record = self._store.trial(trial_id)
         if record.plan is None:
             raise StoreError(f"{self.path}: trial {trial_id} has no merge plan to export")
-        models = [self.config.base, *(m.path for m in self.config.models)]
+        local = with_local_models(self.config)
+        models = [local.base, *(m.path for m in local.models)]
         check_export_target(Path(out_dir), models, overwrite)  # before the models load
         merger = self._build_engine(with_objectives=False).merger
         return export_plan(merger, MergePlan.from_dict(record.plan), Path(out_dir), overwrite=overwrite)
@@ -458,13 +489,9 @@ class Campaign:
             x=_as_list(self.space.try_encode(plan)) if plan is not None else None,
             plan=plan.to_dict() if plan is not None else None,
             params=json.loads(json.dumps(dict(params), default=float)),
+            origin="external",
         )
         return self._store.insert_finished(trial, full, "; ".join(failures) or None)
-
-
-def _searched(record: TrialRecord) -> bool:
-    """Whether a trial is one of the loop's own (counted against the budget)."""
-    return record.proposer in PROPOSERS
 
 
 def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
@@ -475,18 +502,11 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     return parse_config(dict(config))
 
 
-def _with_local_models(config: CampaignConfig, models: ResolvedModels | None = None) -> CampaignConfig:
-    """``config`` with hub ids replaced by their local folders (names kept), for checks that read files."""
-    models = models or resolve_campaign_models(config)
-    sources = [m.model_copy(update={"path": models.sources[m.display_name], "name": m.display_name}) for m in config.models]
-    return config.model_copy(update={"base": models.base, "models": sources})
-
-
 def _fingerprints(config: CampaignConfig) -> dict[str, Any]:
     """Fingerprints of ``config``'s models; hub ids are fingerprinted as their local snapshot."""
     from mmmo.fingerprints import fingerprint_models
 
-    local = _with_local_models(config)
+    local = with_local_models(config)
     return fingerprint_models(local.base, {m.display_name: m.path for m in local.models})
 
 

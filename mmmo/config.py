@@ -269,6 +269,33 @@ class Budget(_Strict):
     initial: int = Field(default=8, ge=0)
 
 
+class ExecutorConfig(_Strict):
+    """Where trials run: ``inline`` (this process, the default) or on Ray workers.
+
+    ``executor: inline``, or ``executor: {kind: ray, address: local | auto |
+    HOST:PORT | ray://HOST:PORT, workers: N, gpus_per_worker: G, cpus_per_worker: C}``.
+    """
+
+    kind: Literal["inline", "ray"] = "inline"
+    address: str = "local"
+    workers: int = Field(default=1, gt=0)
+    gpus_per_worker: float = Field(default=0.0, ge=0)
+    cpus_per_worker: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_kind(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _inline_is_one_worker(self) -> ExecutorConfig:
+        if self.kind == "inline" and self.workers != 1:
+            raise ValueError(f"the inline executor runs one worker, got workers: {self.workers}; set kind: ray")
+        if not self.address.strip():
+            raise ValueError("address is empty; use local, auto, HOST:PORT or ray://HOST:PORT")
+        return self
+
+
 class CampaignConfig(_Strict):
     """Everything a campaign needs; stored verbatim in the campaign file."""
 
@@ -291,6 +318,7 @@ class CampaignConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # "auto": the base checkpoint's own dtype (``dtype``/``torch_dtype`` in its config.json).
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    executor: ExecutorConfig = ExecutorConfig()
 
     @field_validator("models", mode="before")
     @classmethod

@@ -46,3 +46,7 @@ class ZooError(MmmoError, RuntimeError):
 
 class ExportError(MmmoError, ValueError):
     """A merged model cannot be exported where asked (a file, a model's folder, a non-empty folder)."""
+
+
+class ExecutorError(MmmoError, RuntimeError):
+    """The workers cannot be started or reached (a Ray cluster, its resources)."""

@@ -174,3 +174,12 @@ def resolve_campaign_models(config: CampaignConfig) -> ResolvedModels:
         for index, model in enumerate(config.models)
     }
     return ResolvedModels(base, sources)
+
+
+def with_local_models(config: CampaignConfig, models: ResolvedModels | None = None) -> CampaignConfig:
+    """``config`` with hub ids replaced by their local folders (names kept), for checks that read files."""
+    models = models or resolve_campaign_models(config)
+    sources = [
+        m.model_copy(update={"path": models.sources[m.display_name], "name": m.display_name}) for m in config.models
+    ]
+    return config.model_copy(update={"base": models.base, "models": sources})

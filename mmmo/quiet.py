@@ -43,7 +43,7 @@ LIBRARY_LOGGERS = (
 
 
 class _Once(logging.Filter):
-    """Lets a warning's text through once; later records with the same text are dropped."""
+    """Lets a library warning's text through once; later records with the same text are dropped."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,6 +52,8 @@ class _Once(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or record.levelno >= logging.ERROR:
             return True  # information the user asked for, and errors, always pass
+        if record.name == "mmmo" or record.name.startswith("mmmo."):
+            return True  # mmmo's own warnings are about this trial (a retry, a fallback): each one counts
         key = (record.name, record.levelno, record.getMessage())
         if key in self.seen:
             return False

@@ -5,9 +5,10 @@ each source model on its own, and (unless ``recipes: false``) the standard
 recipes at their common defaults. They are stored with ``proposer =
 "reference"`` and a unique label, and do not count against the trial budget.
 
-Base and sources are written as task-arithmetic plans (weight 0 for all, or 1
-for one source), so they export like any merge; the campaign applies them
-exactly with ``Merger.apply_base`` / ``Merger.apply_source``.
+Base and sources are ordinary task-arithmetic plans: the base is every weight
+0, a source its own weight 1 and the others 0, all at density 1. Merged like
+any plan, they give the base's weights exactly (``base + 0``) and a source's
+to within the rounding of ``base + delta``; they export like any merge.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def reference_trials(sources: Sequence[str], recipes: bool = True, seed: int = 0
     ``recipe:dare_ties`` (weight 1, density 0.5 each, method defaults)."""
     sources = tuple(sources)
     k = len(sources)
-    references = [ReferenceTrial("base", "base", MergePlan.uniform("task_arithmetic", sources, 0.0, seed=seed))]
+    references = [ReferenceTrial("base", "base", MergePlan.uniform("task_arithmetic", sources, 0.0, 1.0, seed=seed))]
     for name in sources:
         weights = [1.0 if other == name else 0.0 for other in sources]
-        plan = MergePlan.uniform("task_arithmetic", sources, weights, seed=seed)
+        plan = MergePlan.uniform("task_arithmetic", sources, weights, 1.0, seed=seed)
         references.append(ReferenceTrial(name, "source", plan, source=name))
     if recipes:
         references += [

@@ -16,7 +16,6 @@ import torch
 from mmmo.errors import ConfigError
 from mmmo.plan import MergePlan
 from mmmo.search.pareto import hypervolume_history, pareto_mask, to_maximization
-from mmmo.search.proposers import PROPOSERS
 from mmmo.search.space import SearchSpace
 from mmmo.trial import TrialRecord
 
@@ -37,7 +36,8 @@ def objective_matrix(
 
 
 def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives: Sequence[str]) -> pd.DataFrame:
-    """One row per trial: ids, status, proposer, label, method, parameters, objectives, timings, error, seed.
+    """One row per trial: ids, status, proposer, origin, label, method, parameters, objectives,
+    timings, error, seed, worker.
 
     Parameters are the space's (``SearchSpace.parameter_names``, read from each
     trial's plan), then any other parameter of externally recorded trials
@@ -60,6 +60,7 @@ def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives:
             "trial_id": record.trial_id,
             "status": record.status,
             "proposer": record.proposer,
+            "origin": record.origin,
             "label": record.label,
             "method": plan.method if plan is not None else (record.params or {}).get("method"),
             **params,
@@ -73,11 +74,12 @@ def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives:
             seconds_propose=record.seconds_propose,
             error=record.error,
             seed=record.seed,
+            worker=record.worker,
         )
         rows.append(row)
-    columns = ["trial_id", "status", "proposer", "label", "method",
+    columns = ["trial_id", "status", "proposer", "origin", "label", "method",
                *[p for p in space.parameter_names if p != "method"], *extra, *objectives,
-               "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed"]
+               "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -86,7 +88,7 @@ def front_table(table: pd.DataFrame, Y: torch.Tensor) -> pd.DataFrame:
     # A boolean mask, even when empty: an empty list would select columns, not rows.
     mask = pareto_mask(Y).numpy() if len(table) else np.zeros(0, dtype=bool)
     front = table.loc[mask].copy()
-    front["is_reference"] = front["proposer"] == "reference"
+    front["is_reference"] = front["origin"] == "reference"
     return front.reset_index(drop=True)
 
 
@@ -108,7 +110,7 @@ def hypervolume_table(
     rows, searched = [], 0
     for position, i in enumerate(finished):
         record = records[i]
-        searched += record.proposer in PROPOSERS
+        searched += record.is_searched
         rows.append([record.trial_id, record.label, record.proposer, searched, float(history[position])])
     return pd.DataFrame(rows, columns=columns)
 

@@ -23,8 +23,12 @@ Contract:
 - A file is checked to be a campaign of a readable schema version before
   anything is written to it or beside it (no WAL switch, no lock file): a
   foreign or empty file given to a writer is refused untouched.
-- The schema has a version (:data:`SCHEMA_VERSION`); files of an older version
-  are read as they are (none exists yet), newer ones are refused.
+- The schema has a version (:data:`SCHEMA_VERSION`, history in
+  :mod:`mmmo.store_schema`). A file of an older version is upgraded in one
+  transaction when opened for writing and read as it is when opened
+  read-only; newer ones are refused.
+- Every trial has an ``origin`` (``reference``, ``searched``, ``external``),
+  set when it is inserted; the budget counts ``searched`` trials only.
 - A trial row whose JSON cannot be decoded is reported by trial id: a
   read-only store skips it (with a warning; :attr:`CampaignStore.corrupt_trials`
   lists them), a writer refuses to go on with :class:`~mmmo.errors.StoreError`.
@@ -37,50 +41,24 @@ import logging
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmmo.errors import StoreError
 from mmmo.objectives.base import Measurement
 from mmmo.store_files import acquire_lock, check_writable, connect, lock_path, release_lock, transaction, write_new_file
+from mmmo.store_schema import ORIGINS, SCHEMA_SQL, SCHEMA_VERSION, Origin, migrate, v1_origin
 from mmmo.trial import TrialRecord
 
 __all__ = ["SCHEMA_VERSION", "CampaignStore", "NewTrial"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE trials (
-    trial_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'complete', 'failed')),
-    proposer TEXT NOT NULL,
-    label TEXT UNIQUE,
-    x TEXT,
-    plan TEXT,
-    params TEXT,
-    seed INTEGER NOT NULL,
-    measurements TEXT NOT NULL DEFAULT '{}',
-    seconds_merge REAL,
-    seconds_eval REAL,
-    seconds_propose REAL,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL
-);
-CREATE INDEX trials_status ON trials (status);
-"""
-
 
 @dataclass(frozen=True)
 class NewTrial:
-    """A trial to insert as ``pending``."""
+    """A trial to insert as ``pending``; ``origin`` says who made it (always given)."""
 
     proposer: str
     seed: int
@@ -89,6 +67,12 @@ class NewTrial:
     label: str | None = None
     params: Mapping[str, Any] | None = None
     seconds_propose: float | None = None
+    fidelity: float | None = None
+    origin: Origin = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise StoreError(f"NewTrial.origin must be one of {', '.join(ORIGINS)}; got {self.origin!r}")
 
 
 class CampaignStore:
@@ -146,13 +130,16 @@ class CampaignStore:
             return cls(path, connection, None)
         probe = connect(path, readonly=True)
         try:
-            _check_schema(path, probe)
+            version = _check_schema(path, probe)
         finally:
             probe.close()
         check_writable(path)
         lock_fd = acquire_lock(path)
         try:
             connection = connect(path)
+            if version < SCHEMA_VERSION:
+                with transaction(connection, path):
+                    migrate(connection, version)
         except BaseException:
             release_lock(lock_fd)
             raise
@@ -211,9 +198,8 @@ class CampaignStore:
             for trial in trials:
                 try:
                     cursor = self._db.execute(
-                        "INSERT INTO trials"
-                        " (status, proposer, label, x, plan, params, seed, seconds_propose, created_at)"
-                        " VALUES ('pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO trials (status, proposer, label, x, plan, params, seed, seconds_propose,"
+                        " created_at, origin, fidelity) VALUES ('pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             trial.proposer,
                             trial.label,
@@ -221,6 +207,8 @@ class CampaignStore:
                             int(trial.seed),
                             trial.seconds_propose,
                             now,
+                            trial.origin,
+                            trial.fidelity,
                         ),
                     )
                 except sqlite3.IntegrityError as exc:
@@ -228,14 +216,23 @@ class CampaignStore:
                 ids.append(int(cursor.lastrowid))
         return ids
 
-    def mark_running(self, trial_id: int) -> None:
-        """``pending -> running``."""
+    def mark_running(self, trial_id: int, worker: str | None = None) -> None:
+        """``pending -> running``, on ``worker`` (a name the executor gives it)."""
         self._transition(
             trial_id,
             "pending",
-            "UPDATE trials SET status = 'running', started_at = ?, attempts = attempts + 1"
+            "UPDATE trials SET status = 'running', started_at = ?, attempts = attempts + 1, worker = ?"
             " WHERE trial_id = ? AND status = 'pending'",
-            (time.time(), trial_id),
+            (time.time(), worker, trial_id),
+        )
+
+    def requeue(self, trial_id: int) -> None:
+        """``running -> pending``: its worker died before answering; it runs again (the same row)."""
+        self._transition(
+            trial_id,
+            "running",
+            "UPDATE trials SET status = 'pending', started_at = NULL WHERE trial_id = ? AND status = 'running'",
+            (trial_id,),
         )
 
     def finish(
@@ -245,14 +242,21 @@ class CampaignStore:
         seconds_merge: float | None,
         seconds_eval: float | None,
         error: str | None = None,
+        worker: str | None = None,
+        cost: float | None = None,
     ) -> None:
-        """``running -> complete`` (``error is None``) or ``running -> failed``."""
+        """``running -> complete`` (``error is None``) or ``running -> failed``.
+
+        ``worker`` (when given) replaces the one named when it started: a
+        restarted worker answers under its new name.
+        """
         status = "complete" if error is None else "failed"
         self._transition(
             trial_id,
             "running",
             "UPDATE trials SET status = ?, measurements = ?, seconds_merge = ?, seconds_eval = ?,"
-            " error = ?, finished_at = ? WHERE trial_id = ? AND status = 'running'",
+            " error = ?, finished_at = ?, worker = COALESCE(?, worker), cost = ?"
+            " WHERE trial_id = ? AND status = 'running'",
             (
                 status,
                 json.dumps({name: m.to_dict() for name, m in measurements.items()}),
@@ -260,6 +264,8 @@ class CampaignStore:
                 seconds_eval,
                 error,
                 time.time(),
+                worker,
+                cost,
                 trial_id,
             ),
         )
@@ -271,8 +277,8 @@ class CampaignStore:
         with transaction(self._db, self.path):
             cursor = self._db.execute(
                 "INSERT INTO trials (status, proposer, label, x, plan, params, seed, measurements, error,"
-                " seconds_propose, attempts, created_at, started_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                " seconds_propose, attempts, created_at, started_at, finished_at, origin, fidelity)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
                 (
                     "complete" if error is None else "failed",
                     trial.proposer,
@@ -285,6 +291,8 @@ class CampaignStore:
                     now,
                     now,
                     now,
+                    trial.origin,
+                    trial.fidelity,
                 ),
             )
         return int(cursor.lastrowid)
@@ -407,10 +415,15 @@ def _record(row: dict[str, Any]) -> TrialRecord:
         attempts=row["attempts"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        # A version-1 file opened read-only has no origin column.
+        origin=row["origin"] if "origin" in row else v1_origin(row["proposer"]),
+        worker=row.get("worker"),
+        fidelity=row.get("fidelity"),
+        cost=row.get("cost"),
     )
 
 
-def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
+def _check_schema(path: Path, connection: sqlite3.Connection) -> int:
     try:
         row = connection.execute("SELECT version FROM schema_version").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -420,10 +433,11 @@ def _check_schema(path: Path, connection: sqlite3.Connection) -> None:
         raise StoreError(
             f"{path}: campaign schema version {found} is not readable by this mmmo (reads up to {SCHEMA_VERSION})"
         )
+    return int(row[0])
 
 
 def _fill_new_file(connection: sqlite3.Connection, config_json: str, meta: dict[str, Any]) -> None:
-    for statement in filter(str.strip, _SCHEMA.split(";")):
+    for statement in filter(str.strip, SCHEMA_SQL.split(";")):
         connection.execute(statement)
     connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
     connection.execute("INSERT INTO meta VALUES ('config', ?)", (config_json,))

@@ -54,7 +54,7 @@ def _origin(row: pd.Series) -> str:
     label = row.get("label")
     if isinstance(label, str) and label:
         return label
-    return f"searched ({row.get('proposer')})"
+    return f"{row.get('origin')} ({row.get('proposer')})"
 
 
 def _directions(campaign: Campaign) -> dict[str, str]:
@@ -85,16 +85,18 @@ def front_records(campaign: Campaign) -> list[dict[str, Any]]:
 def status_text(campaign: Campaign, path: Path) -> str:
     """Progress, best value per objective, hypervolume and failures, as text."""
     trials = campaign.trials()
-    # bool dtype even with no rows: an empty object Series would index columns, not rows.
-    is_reference = trials["label"].map(lambda v: isinstance(v, str) and bool(v)).astype(bool)
-    searched, references = trials[~is_reference], trials[is_reference]
+    # bool masks even with no rows: an empty object Series would index columns, not rows.
+    origin = trials["origin"].astype(str)
+    searched, references = trials[(origin == "searched").astype(bool)], trials[(origin == "reference").astype(bool)]
+    external = int((origin == "external").sum())
     counts = searched["status"].value_counts()
     budget = campaign.config.budget.trials
     lines = [
         f"campaign: {campaign.config.name} ({path})",
         f"trials:   {counts.get('complete', 0)} complete of {budget} budgeted, "
         f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running, "
-        f"{counts.get('pending', 0)} pending; {len(references)} reference trials",
+        f"{counts.get('pending', 0)} pending; {len(references)} reference trials"
+        + (f", {external} recorded from outside the search" if external else ""),
     ]
     history = campaign.hypervolume_history()
     if len(history):

@@ -36,6 +36,11 @@ class TrialRecord:
         error: Why the trial failed, ``None`` otherwise.
         attempts: Times it was started (more than 1 after a resume re-ran it).
         created_at / finished_at: Unix times.
+        origin: Who made it: ``reference`` (a reference trial), ``searched``
+            (the search loop; counted against the budget) or ``external``
+            (recorded from outside the loop).
+        worker: The worker that evaluated it (its last attempt), ``None`` before.
+        fidelity / cost: Evaluation fidelity and cost, where known.
     """
 
     trial_id: int
@@ -54,13 +59,22 @@ class TrialRecord:
     attempts: int = 0
     created_at: float | None = None
     finished_at: float | None = None
+    origin: Literal["reference", "searched", "external"] = field(kw_only=True)
+    worker: str | None = None
+    fidelity: float | None = None
+    cost: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "measurements", MappingProxyType(dict(self.measurements)))
 
     @property
     def is_reference(self) -> bool:
-        return self.proposer == "reference"
+        return self.origin == "reference"
+
+    @property
+    def is_searched(self) -> bool:
+        """A trial of the search loop: the ones the budget counts."""
+        return self.origin == "searched"
 
     @property
     def finished(self) -> bool:
@@ -80,6 +94,7 @@ class TrialReport:
         done: Searched trials finished so far (references not counted).
         total: The campaign's trial budget.
         error: Why the trial failed, ``None`` otherwise.
+        worker: The worker that evaluated it.
     """
 
     trial_id: int
@@ -90,6 +105,7 @@ class TrialReport:
     done: int
     total: int
     error: str | None = None
+    worker: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))

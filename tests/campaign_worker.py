@@ -1,12 +1,13 @@
 """Objectives for campaign tests, and a process that runs a campaign (killed by a test).
 
-Usage: ``python tests/campaign_worker.py CAMPAIGN.sqlite`` runs the campaign to
-its budget. Running this file as a script puts its folder on ``sys.path``, so
+Usage: ``python tests/campaign_worker.py CAMPAIGN.sqlite [RAY_ADDRESS]`` runs the
+campaign to its budget (joining the Ray instance at ``RAY_ADDRESS`` first). Running this file as a script puts its folder on ``sys.path``, so
 configs name the objectives below as ``campaign_worker:NAME``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -31,12 +32,40 @@ def flaky(model, tokenizer) -> float:
     return value
 
 
-def main(path: str) -> None:
+def ray_probe(model, tokenizer) -> float:
+    """:func:`head_sum`, steered by files in the folder ``MMMO_TEST_FLAGS`` names (workers see it).
+
+    ``pause``: sleep that many seconds first, so a kill lands mid-trial.
+    ``oom``: the first call to remove it raises a CUDA-style out-of-memory error.
+    """
+    flags = os.environ.get("MMMO_TEST_FLAGS")
+    if flags:
+        pause = os.path.join(flags, "pause")
+        if os.path.exists(pause):
+            with open(pause) as f:
+                time.sleep(float(f.read() or 0))
+        try:
+            os.remove(os.path.join(flags, "oom"))
+        except FileNotFoundError:
+            pass
+        else:
+            import torch
+
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    return head_sum(model, tokenizer)
+
+
+def main(path: str, ray_address: str | None = None) -> None:
     from mmmo.campaign import Campaign
+
+    if ray_address is not None:  # join the tests' Ray instance, as ``mmmo run`` on a cluster node would
+        import ray
+
+        ray.init(address=ray_address, runtime_env={"env_vars": json.loads(os.environ["MMMO_TEST_RAY_ENV"])})
 
     with Campaign.open(path) as campaign:
         campaign.run(callback=lambda report: print(report.trial_id, report.status, flush=True))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

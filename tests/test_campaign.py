@@ -86,10 +86,11 @@ def test_campaign_end_to_end(micro, tmp_path):
         ref_point = campaign.reference_point()
 
     assert list(trials.columns) == [
-        "trial_id", "status", "proposer", "label", "method",
+        "trial_id", "status", "proposer", "origin", "label", "method",
         "weight[all][a]", "density[all][a]", "weight[all][b]", "density[all][b]", "t1", "t2",
-        "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed",
+        "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker",
     ]
+    assert trials["origin"].tolist() == ["reference"] * 7 + ["searched"] * 5
     assert trials["label"].tolist()[:7] == REFERENCES
     searched = trials[trials["proposer"] != "reference"]
     assert searched["proposer"].tolist() == ["sobol", "sobol", "qlognehvi", "qlognehvi", "qlognehvi"]

@@ -17,7 +17,7 @@ def record(trial_id, values, status="complete", proposer="sobol", finished_at=No
     return TrialRecord(
         trial_id=trial_id, status=status, proposer=proposer, label=None, x=None, plan=plan, seed=0,
         measurements={k: (Measurement(v) if v is not None else Measurement.failure("x")) for k, v in values.items()},
-        finished_at=finished_at if finished_at is not None else float(trial_id),
+        finished_at=finished_at if finished_at is not None else float(trial_id), origin="searched",
     )
 
 

@@ -29,8 +29,8 @@ def test_create_refuses_existing_file(store):
 
 def test_trial_lifecycle_and_round_trip(store):
     ids = store.add_trials([
-        NewTrial("sobol", seed=3, x=[0.25, 0.5], plan={"method": "ties"}, seconds_propose=0.1),
-        NewTrial("reference", seed=0, label="base", params={"lambda": 0.5}),
+        NewTrial("sobol", seed=3, origin="searched", x=[0.25, 0.5], plan={"method": "ties"}, seconds_propose=0.1),
+        NewTrial("reference", seed=0, label="base", origin="reference", params={"lambda": 0.5}),
     ])
     assert ids == [1, 2]
     assert [t.status for t in store.trials()] == ["pending", "pending"]
@@ -49,7 +49,7 @@ def test_trial_lifecycle_and_round_trip(store):
 
 
 def test_invalid_transitions_are_refused(store):
-    (trial_id,) = store.add_trials([NewTrial("sobol", seed=0)])
+    (trial_id,) = store.add_trials([NewTrial("sobol", seed=0, origin="searched")])
     with pytest.raises(StoreError, match="not running"):
         store.finish(trial_id, {}, None, None)
     store.mark_running(trial_id)
@@ -60,7 +60,7 @@ def test_invalid_transitions_are_refused(store):
 
 
 def test_requeue_running_keeps_the_same_row(store):
-    ids = store.add_trials([NewTrial("sobol", seed=i) for i in range(3)])
+    ids = store.add_trials([NewTrial("sobol", seed=i, origin="searched") for i in range(3)])
     store.mark_running(ids[0])
     store.finish(ids[0], {}, 0.0, 0.0)
     store.mark_running(ids[1])
@@ -72,9 +72,11 @@ def test_requeue_running_keeps_the_same_row(store):
 
 
 def test_reference_labels_are_unique(store):
-    store.add_trials([NewTrial("reference", seed=0, label="base")])
+    store.add_trials([NewTrial("reference", seed=0, label="base", origin="reference")])
     with pytest.raises(StoreError, match="'base' already exists"):
-        store.add_trials([NewTrial("reference", seed=0, label="base"), NewTrial("sobol", seed=1)])
+        store.add_trials([
+            NewTrial("reference", seed=0, label="base", origin="reference"), NewTrial("sobol", seed=1, origin="searched")
+        ])
     assert len(store.trials()) == 1  # the failed insert rolled back as a whole
 
 
@@ -87,10 +89,10 @@ def test_second_writer_gets_locked_error_naming_pid(store):
 
 def test_readonly_sees_commits_and_cannot_write(store):
     reader = CampaignStore.open(store.path, readonly=True)
-    store.add_trials([NewTrial("sobol", seed=0)])
+    store.add_trials([NewTrial("sobol", seed=0, origin="searched")])
     assert len(reader.trials()) == 1
     with pytest.raises(StoreError, match="read-only"):
-        reader.add_trials([NewTrial("sobol", seed=1)])
+        reader.add_trials([NewTrial("sobol", seed=1, origin="searched")])
     reader.close()
 
 
@@ -124,7 +126,7 @@ def test_create_stores_meta_and_leaves_only_the_file_and_its_lock(tmp_path):
 
 
 def test_a_corrupt_row_is_skipped_by_readers_and_refused_by_writers(store):
-    store.add_trials([NewTrial("sobol", seed=0), NewTrial("sobol", seed=1)])
+    store.add_trials([NewTrial("sobol", seed=0, origin="searched"), NewTrial("sobol", seed=1, origin="searched")])
     connection = sqlite3.connect(store.path)
     connection.execute("UPDATE trials SET x = '[0.1,' WHERE trial_id = 1")
     connection.commit()

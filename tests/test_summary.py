@@ -23,6 +23,7 @@ class FakeCampaign:
     def __init__(self) -> None:
         def row(trial_id, label, proposer, status, scores, weights, error=None):
             out = {"trial_id": trial_id, "status": status, "proposer": proposer, "label": label,
+                   "origin": "reference" if label else "searched",
                    "method": "task_arithmetic" if label else "dare_ties"}
             for source, weight in zip(SOURCES, weights):
                 out[f"weight[all][{source}]"] = weight

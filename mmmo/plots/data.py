@@ -6,8 +6,9 @@ holding exactly the numbers a plot draws. Nothing here imports matplotlib, so th
 data can be tested, printed or drawn by another backend; :mod:`mmmo.plots.draw`
 only draws it.
 
-``trials()`` columns used here: ``trial_id``, ``status``, ``label`` (reference
-label or missing), ``method``, one column per objective (raw value in the
+``trials()`` columns used here: ``trial_id``, ``status``, ``origin``
+(``reference``, ``searched``, ``external``), ``label`` (reference label or
+missing), ``method``, one column per objective (raw value in the
 objective's own direction) and one column per searched parameter
 (``weight[all][math]``, ``density[block0][code]``, ...).
 """
@@ -81,8 +82,9 @@ class FrontData:
     Attributes:
         objectives: Objective names, in campaign order (``m`` of them).
         directions: ``maximize`` / ``minimize`` per objective.
-        searched: Trials proposed by the search (``label`` is ``None``).
-        references: Base, sources and standard recipes, evaluated once.
+        searched: Every merge that is not a reference: trials of the search
+            and trials recorded from outside it (``origin`` other than ``reference``).
+        references: Base, sources and standard recipes, evaluated once (``origin`` ``reference``).
     """
 
     objectives: tuple[str, ...]
@@ -175,12 +177,13 @@ def front_data(trials: pd.DataFrame, directions: Mapping[str, Direction]) -> Fro
     rows = _complete(trials, objectives)
     values = [tuple(float(v) for v in row) for row in rows[list(objectives)].itertuples(index=False)]
     mask = _front_mask(values, [directions[o] for o in objectives])
-    labels = rows["label"] if "label" in rows.columns else pd.Series([None] * len(rows), index=rows.index)
+    _check_columns(rows, ["label", "origin"])
     searched, references = [], []
-    for trial_id, label, vals, on_front in zip(rows["trial_id"], labels, values, mask):
-        label = label if isinstance(label, str) and label else None
+    for trial_id, label, origin, vals, on_front in zip(rows["trial_id"], rows["label"], rows["origin"], values, mask):
+        is_reference = origin == "reference"
+        label = label if is_reference and isinstance(label, str) and label else None
         point = Point(trial_id=int(trial_id), values=vals, on_front=bool(on_front), label=label)
-        (searched if label is None else references).append(point)
+        (references if is_reference else searched).append(point)
     return FrontData(
         objectives=objectives,
         directions=tuple(directions[o] for o in objectives),

@@ -19,7 +19,7 @@ from mmmo.store import NewTrial
 def _campaign_with_a_plan(models, path):
     campaign = Campaign.create(path, config_for(models))
     plan = MergePlan.uniform("task_arithmetic", ("a", "b"), weight=0.5, seed=0)
-    (trial_id,) = campaign._store.add_trials([NewTrial("sobol", seed=0, plan=plan.to_dict())])
+    (trial_id,) = campaign._store.add_trials([NewTrial("sobol", seed=0, plan=plan.to_dict(), origin="searched")])
     return campaign, trial_id
 
 

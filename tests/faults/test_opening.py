@@ -25,12 +25,12 @@ def test_names_with_uri_characters_open_read_only(tmp_path, name):
     folder.mkdir()
     path = folder / name
     with CampaignStore.create(path, "{}") as store:
-        store.add_trials([NewTrial("sobol", seed=0)])
+        store.add_trials([NewTrial("sobol", seed=0, origin="searched")])
     before = _listing(tmp_path)
     with CampaignStore.open(path, readonly=True) as reader:
         assert len(reader.trials()) == 1
         with pytest.raises(StoreError, match="read-only"):
-            reader.add_trials([NewTrial("sobol", seed=1)])
+            reader.add_trials([NewTrial("sobol", seed=1, origin="searched")])
     # No stray database under a cut-short name: only the file itself and SQLite's own -wal/-shm beside it.
     assert [p for p in _listing(folder) if not p.startswith(name)] == []
     assert _listing(tmp_path) == before
@@ -55,7 +55,7 @@ def read_only_folder(folder):
             pytest.skip(f"cannot remount read-only: {remount.stderr.decode().strip()}")
         yield
     finally:
-        subprocess.run(["umount", str(folder)], check=True)
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)  # lazy: an open handle cannot strand the mount
 
 
 def test_a_campaign_in_a_read_only_folder_is_inspectable_and_refused_for_writing(models, tmp_path):

@@ -17,6 +17,7 @@ def synthetic_trials(n_searched: int = 24, objectives: tuple[str, ...] = OBJECTI
 
     def row(trial_id, label, proposer, status="complete", scores=None, params=None, error=None):
         out = {"trial_id": trial_id, "status": status, "proposer": proposer, "label": label,
+               "origin": "reference" if proposer == "reference" else "searched",
                "method": "dare_ties", "seconds_merge": 0.1, "seconds_eval": 1.0,
                "seconds_propose": 0.0, "error": error, "seed": trial_id}
         for s in SOURCES:
