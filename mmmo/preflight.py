@@ -24,7 +24,7 @@ from mmmo.fingerprints import adapter_base_name
 from mmmo.sources.layout import layout_of_checkpoint
 from mmmo.sources.checkpoint import ADAPTER_CONFIG, check_model_dir, is_adapter_dir, weight_files
 
-__all__ = ["ModelsChecked", "check_models", "check_objectives", "check_device", "preflight"]
+__all__ = ["ModelsChecked", "check_device", "check_executor", "check_models", "check_objectives", "preflight"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +43,18 @@ class ModelsChecked:
 def preflight(config: CampaignConfig) -> ModelsChecked:
     """Every check of ``config`` that needs no weights; returns what the model checks learned."""
     check_device(config.device)
+    check_executor(config)
     checked = check_models(config)
     check_objectives(config.objectives)
     return checked
+
+
+def check_executor(config: CampaignConfig) -> None:
+    """The Ray extra, when the config asks for Ray workers (the cluster itself is checked when the run starts)."""
+    if config.executor.kind == "ray" and not _installed("ray"):
+        raise ConfigError(
+            "executor.kind: 'ray' needs Ray, which is not installed; install the extra: pip install 'mmmo[ray]'"
+        )
 
 
 def check_device(device: str) -> None:

@@ -10,7 +10,7 @@ from mmmo.errors import ConfigError
 from mmmo.evaluation import make_executor
 from mmmo.evaluation.inline import InlineExecutor
 
-from .conftest import ray_executor, zoo_config
+from .conftest import TESTS, ray_executor, zoo_config
 
 
 def test_executor_field_defaults_to_inline_and_validates(tiny_zoo):
@@ -31,11 +31,17 @@ def test_inline_is_made_for_inline_configs(tiny_zoo):
 
 
 def test_ray_missing_is_a_clear_error_before_any_trial(tiny_zoo, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    with Campaign.create(tmp_path / "c.sqlite", zoo_config(tiny_zoo, executor=ray_executor())) as campaign:
+    monkeypatch.syspath_prepend(str(TESTS))  # the probe objective's module
+    config = zoo_config(tiny_zoo, executor=ray_executor())
+    with Campaign.create(tmp_path / "made.sqlite", config) as campaign:
+        monkeypatch.setitem(sys.modules, "ray", None)  # Ray uninstalled after the campaign was made
         with pytest.raises(ConfigError, match=r"pip install 'mmmo\[ray\]'"):
             campaign.run()
         assert campaign._store.trials() == []
+    # Without Ray, a new campaign is refused before its file exists.
+    with pytest.raises(ConfigError, match=r"executor\.kind: 'ray' needs Ray.*pip install 'mmmo\[ray\]'"):
+        Campaign.create(tmp_path / "new.sqlite", config)
+    assert not (tmp_path / "new.sqlite").exists()
 
 
 def test_reachability_check_names_the_address():
