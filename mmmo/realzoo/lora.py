@@ -1,0 +1,59 @@
+"""One LoRA expert per task, trained on the CPU with PEFT, deterministically for a seed.
+
+The training loop is the demo zoo's (:func:`mmmo.zoo.train.train`: AdamW,
+warm-up then cosine, batches drawn by a seeded generator) with the same
+prompt/answer encoding every objective uses, so an expert learns to write the
+answer and then EOS. PEFT freezes the base: only the adapter's factors get
+gradients, and dropout is off so a seed fixes every bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmmo.realzoo.bigbench import Example
+from mmmo.zoo.train import encode_examples, train
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Adapter shape and its training schedule."""
+
+    rank: int
+    alpha: int
+    target_modules: tuple[str, ...]
+    steps: int
+    lr: float
+    batch_size: int
+
+
+def train_lora(base: Any, tokenizer: Any, examples: tuple[Example, ...], settings: LoraSettings, seed: int) -> tuple[Any, list[float]]:
+    """``base`` wrapped in a freshly trained LoRA adapter (a ``PeftModel``) and its losses.
+
+    ``base`` is modified only by the wrapping: its own weights stay frozen.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        lora_dropout=0.0,
+        target_modules=list(settings.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    torch.manual_seed(seed)  # the adapter's A factors are initialised at random
+    model = get_peft_model(base, config)
+    losses = train(model, encode_examples(examples, tokenizer), settings.steps, settings.lr, settings.batch_size, seed)
+    return model, losses
+
+
+def save_adapter(model: Any, out_dir: Path) -> Path:
+    """Write the adapter as a PEFT folder, with no path of the build machine in its config."""
+    for config in model.peft_config.values():
+        config.base_model_name_or_path = None  # the zoo's base sits beside it, wherever the zoo moves
+    model.save_pretrained(out_dir)
+    return out_dir
