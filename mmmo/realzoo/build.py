@@ -178,6 +178,11 @@ def _build_into(root: Path, config: RealZooConfig, log: Callable[[str], None]) -
     for name in config.tasks:
         key = task_key(name)
         split = split_task(name, examples[name], config.train_examples, config.test_examples, config.seed)
+        if name in config.expert_tasks and not split.train:
+            raise ZooError(
+                f"BIG-bench task {name!r} has {len(split.test)} distinct examples, all taken by "
+                f"test_examples={config.test_examples}: none are left to train its expert"
+            )
         write_jsonl(split.train, root / "data" / key / "train.jsonl")
         write_jsonl(split.test, root / "data" / key / "test.jsonl")
         splits[key] = split

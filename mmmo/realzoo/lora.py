@@ -9,6 +9,7 @@ gradients, and dropout is off so a seed fixes every bit.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,15 @@ def train_lora(base: Any, tokenizer: Any, examples: tuple[Example, ...], setting
 
 
 def save_adapter(model: Any, out_dir: Path) -> Path:
-    """Write the adapter as a PEFT folder, with no path of the build machine in its config."""
-    for config in model.peft_config.values():
-        config.base_model_name_or_path = None  # the zoo's base sits beside it, wherever the zoo moves
+    """Write the adapter as a PEFT folder, with no path of the build machine in its config.
+
+    PEFT records the base's path at save time; the zoo is built in a staging
+    folder and moved, so that path would be wrong. The base sits beside the
+    adapter in the zoo (``../../base``) and is always given explicitly.
+    """
     model.save_pretrained(out_dir)
+    config_file = out_dir / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    config["base_model_name_or_path"] = None
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return out_dir

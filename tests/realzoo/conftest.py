@@ -25,7 +25,7 @@ def addition_task(n: int = 40) -> dict:
 def counting_task(n: int = 30) -> dict:
     words = ["one", "two", "three", "four", "five"]
     examples = [
-        {"input": f"I have {'a cat, ' * (i % 5)}a dog. How many animals do I have?", "target": [words[i % 5], str(i % 5 + 1)]}
+        {"input": f"I have {'a cat, ' * (i % 5)}a dog named {i}. How many animals do I have?", "target": [words[i % 5], str(i % 5 + 1)]}
         for i in range(n)
     ]
     # BIG-bench tasks mix in multiple-choice-only examples; they are skipped.
@@ -85,3 +85,14 @@ def fake_packages(tmp_path, monkeypatch, fake_sdist, tiny_gguf) -> Path:
         wheel.write(tiny_gguf[0], SMOLLM2_GGUF)
     fake_sdist.rename(packages / BIGBENCH.filename)
     return cache
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``real`` run only when ``-m`` selects them (they download and train for minutes)."""
+    selected = config.getoption("markexpr") or ""
+    if "real" in selected and "not real" not in selected:
+        return
+    skip = pytest.mark.skip(reason="downloads ~450 MB and trains on the CPU for minutes; run with: pytest -m real")
+    for item in items:
+        if "real" in item.keywords:
+            item.add_marker(skip)

@@ -13,8 +13,9 @@ requires_gguf = pytest.mark.skipif(
 )
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-# Byte-level BPE pieces ("Ġ" is GPT-2's mark for a leading space) and one merge.
-PIECES = ["Ġ", "Q", "A", ":", "\u010a", *"0123456789", *"abcdefghij", "ab"]
+# Byte-level BPE pieces: printable ASCII stands for itself, "Ġ" for a space and
+# "Ċ" for a newline (GPT-2's byte mapping); and one merge.
+PIECES = ["Ġ", "Ċ", *(chr(c) for c in range(33, 127)), "ab"]
 MERGES = ["a b"]
 HIDDEN, FFN, LAYERS, HEADS, KV_HEADS = 16, 32, 2, 4, 2
 
@@ -52,7 +53,7 @@ def write_tiny_gguf(path: Path, seed: int = 0, tied: bool = True) -> dict[str, n
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("tiny test llama")
     writer.add_block_count(LAYERS)
-    writer.add_context_length(64)
+    writer.add_context_length(256)
     writer.add_embedding_length(HIDDEN)
     writer.add_feed_forward_length(FFN)
     writer.add_head_count(HEADS)
