@@ -51,9 +51,10 @@ class RealZooConfig:
     """
 
     seed: int = 0
+    # word_unscrambling was tried and left out: after 60 steps its expert
+    # scored 0.03 (base 0.00), short of the +0.3 every expert should gain.
     expert_tasks: tuple[str, ...] = (
         "arithmetic/2_digit_addition",
-        "word_unscrambling",
         "object_counting",
         "arithmetic/2_digit_subtraction",
     )
