@@ -95,7 +95,8 @@ class RealZooConfig:
         unknown = sorted(set(self.target_modules) - set(LLAMA_PROJECTIONS))
         if unknown or not self.target_modules:
             raise ConfigError(
-                f"RealZooConfig.target_modules: {unknown or 'none given'}; choose from {', '.join(LLAMA_PROJECTIONS)}"
+                f"RealZooConfig.target_modules: {unknown or 'none given'}; "
+                f"choose from {', '.join(LLAMA_PROJECTIONS)}"
             )
 
     @classmethod

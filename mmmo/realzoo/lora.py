@@ -32,7 +32,9 @@ class LoraSettings:
     batch_size: int
 
 
-def train_lora(base: Any, tokenizer: Any, examples: tuple[Example, ...], settings: LoraSettings, seed: int) -> tuple[Any, list[float]]:
+def train_lora(
+    base: Any, tokenizer: Any, examples: tuple[Example, ...], settings: LoraSettings, seed: int
+) -> tuple[Any, list[float]]:
     """``base`` wrapped in a freshly trained LoRA adapter (a ``PeftModel``) and its losses.
 
     ``base`` is modified only by the wrapping: its own weights stay frozen.
@@ -48,7 +50,8 @@ def train_lora(base: Any, tokenizer: Any, examples: tuple[Example, ...], setting
     )
     torch.manual_seed(seed)  # the adapter's A factors are initialised at random
     model = get_peft_model(base, config)
-    losses = train(model, encode_examples(examples, tokenizer), settings.steps, settings.lr, settings.batch_size, seed)
+    data = encode_examples(examples, tokenizer)
+    losses = train(model, data, settings.steps, settings.lr, settings.batch_size, seed)
     return model, losses
 
 

@@ -25,7 +25,10 @@ def addition_task(n: int = 40) -> dict:
 def counting_task(n: int = 30) -> dict:
     words = ["one", "two", "three", "four", "five"]
     examples = [
-        {"input": f"I have {'a cat, ' * (i % 5)}a dog named {i}. How many animals do I have?", "target": [words[i % 5], str(i % 5 + 1)]}
+        {
+            "input": f"I have {'a cat, ' * (i % 5)}a dog named {i}. How many animals do I have?",
+            "target": [words[i % 5], str(i % 5 + 1)],
+        }
         for i in range(n)
     ]
     # BIG-bench tasks mix in multiple-choice-only examples; they are skipped.

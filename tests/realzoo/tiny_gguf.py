@@ -44,12 +44,12 @@ def write_tiny_gguf(path: Path, seed: int = 0, tied: bool = True) -> dict[str, n
                 f"blk.{i}.ffn_down.weight": (HIDDEN, FFN),
             }
         )
+    # Norm weights near 1, matrices small: a well-behaved forward pass.
     tensors = {
-        name: (1.0 + 0.1 * rng.standard_normal(shape) if len(shape) == 1 else 0.2 * rng.standard_normal(shape)).astype(
-            np.float32
-        )
+        name: (1.0 + 0.1 * rng.standard_normal(shape) if len(shape) == 1 else 0.2 * rng.standard_normal(shape))
         for name, shape in shapes.items()
     }
+    tensors = {name: array.astype(np.float32) for name, array in tensors.items()}
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("tiny test llama")
     writer.add_block_count(LAYERS)
