@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     pareto.add_argument("config", help="Pareto Merging YAML file")
     pareto.add_argument("--db", help="campaign file to record the preference grid in")
     pareto.add_argument("--out", help="folder for the trained model and its outputs")
+
+    from mmmo.realzoo.command import add_command as add_real_zoo_command
+
+    add_real_zoo_command(commands)
     return parser
 
 
