@@ -2,10 +2,14 @@
 
 Building a :class:`Merger` loads the live model once. Each :meth:`Merger.apply`
 writes every merged tensor straight into the live parameter, one tensor at a
-time, on the model's device; no file is written. Work that does not depend on
-the trial is done once: task vectors (in the pool), their copies on the merge
-device, and per-tensor magnitude indexes (built the first time a trimming
-method needs them). Work buffers are reused across trials.
+time, on the model's device; no file is written. Each tensor's base and task
+vectors are read in float32 (:class:`~mmmo.merge.tensor_reader.TensorReader`,
+from the pool's storage, kept on or streamed to the device) and the merged
+tensor is written in the live model's dtype. Work that does not depend on the
+trial is done once: task vectors (in the pool, or formed per tensor from the
+mapped checkpoints), the pool's device copies within a memory budget, and
+per-tensor magnitude indexes (built the first time a trimming method needs
+them). Work buffers are reused across trials.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from mmmo.errors import MergeError, SourceError
 from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob
 from mmmo.merge.magnitude import MagnitudeIndex
 from mmmo.merge.methods import get_method
+from mmmo.merge.tensor_reader import TensorReader
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
+from mmmo.sources.task_vectors import COMPUTE_DTYPE
 
 
 # torch CPU threads while merging; see Merger's ``threads``. A merge is
@@ -59,6 +65,10 @@ class Merger:
             Default 1: a merge is a chain of short elementwise ops on
             cache-sized chunks, and on a shared machine a second thread made
             it far slower (see ``DEFAULT_THREADS``).
+        device_budget: Bytes of device memory the pool's tensors may keep on a
+            GPU; the rest streams from pinned host memory per tensor (see
+            :class:`~mmmo.merge.tensor_reader.TensorReader`). None: most of what
+            is free after the live model.
 
     Attributes:
         model: The live ``AutoModelForCausalLM``, in eval mode.
@@ -71,6 +81,7 @@ class Merger:
         device: str | torch.device = "cpu",
         chunk: int | None = None,
         threads: int | None = DEFAULT_THREADS,
+        device_budget: int | None = None,
     ) -> None:
         if threads is not None and threads < 1:
             raise MergeError(f"Merger threads must be at least 1, got {threads}")
@@ -83,29 +94,22 @@ class Merger:
         self.scratch = Scratch(self.device)
         params = dict(self.model.named_parameters(remove_duplicate=False))
         self._targets: dict[str, Tensor] = {}
-        for name, tensor in pool.base_state.items():
+        for name, shape in pool.task_vectors.shapes.items():
             param = params.get(name)
             if param is None:
                 raise SourceError(f"the live model has no parameter {name!r} of the base checkpoint")
-            if param.shape != tensor.shape:
-                raise SourceError(
-                    f"live parameter {name!r} has shape {list(param.shape)}, checkpoint {list(tensor.shape)}"
-                )
+            if param.shape != shape:
+                raise SourceError(f"live parameter {name!r} has shape {list(param.shape)}, checkpoint {list(shape)}")
             self._targets[name] = param
-        # Flat views of the pool on the merge device (the pool's own tensors on the CPU).
-        self._base = {n: t.to(self.device).reshape(-1) for n, t in pool.base_state.items()}
-        self._deltas = {
-            s: {n: t.to(self.device).reshape(-1) for n, t in pool.delta(s).items()} for s in pool.names
-        }
+        self.reader = TensorReader(pool.task_vectors, self.device, self.scratch, device_budget)
         self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
         release_free_memory()
 
-    def magnitude_index(self, source: str, tensor: str) -> MagnitudeIndex:
-        """Magnitude order statistics of one task vector (built once, then cached)."""
+    def magnitude_index(self, source: str, tensor: str, delta: Tensor) -> MagnitudeIndex:
+        """Magnitude order statistics of one task vector (built once from ``delta``, then cached)."""
         key = (source, tensor)
         index = self._magnitudes.get(key)
         if index is None:
-            delta = self._deltas[source][tensor]
             work = self.scratch.get("sort", delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
             index = MagnitudeIndex.build(delta, work=work)
             self._magnitudes[key] = index
@@ -114,7 +118,7 @@ class Merger:
     def validate(self, plan: MergePlan) -> tuple[MergeMethod, dict]:
         """Check a plan against the pool and its method; return the method and its options."""
         method = get_method(plan.method)
-        unknown = [s for s in plan.sources if s not in self._deltas]
+        unknown = [s for s in plan.sources if s not in self.pool.names]
         if unknown:
             raise MergeError(f"plan names source {unknown[0]!r}, the pool has {list(self.pool.names)}")
         if len(set(plan.sources)) != len(plan.sources):
@@ -130,6 +134,7 @@ class Merger:
         """Write the plan's merged weights into :attr:`model`; return the seconds it took."""
         start = time.perf_counter()
         method, options = self.validate(plan)
+        self.pool.task_vectors.check_unchanged()
         previous = torch.get_num_threads()
         switch = self.device.type == "cpu" and self.threads is not None and self.threads != previous
         if switch:
@@ -143,18 +148,20 @@ class Merger:
 
     @torch.no_grad()
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
-        for name in self._base:
-            deltas = tuple(self._deltas[s][name] for s in plan.sources)
+        for name, target in self._targets.items():
+            base = self.reader.base(name)
+            deltas = self.reader.deltas(name, plan.sources, base)
             magnitudes = (
-                tuple(self.magnitude_index(s, name) for s in plan.sources) if method.uses_magnitudes else None
+                tuple(self.magnitude_index(s, name, d) for s, d in zip(plan.sources, deltas))
+                if method.uses_magnitudes
+                else None
             )
-            target = self._targets[name]
-            direct = target.is_contiguous() and target.dtype == self._base[name].dtype
-            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), self._base[name].dtype)
+            direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
+            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
             job = TensorJob(
                 name=name,
                 shape=target.shape,
-                base=self._base[name],
+                base=base,
                 deltas=deltas,
                 params=plan.params_for(name),
                 options=options,
@@ -178,16 +185,24 @@ class Merger:
     @torch.no_grad()
     def apply_base(self) -> None:
         """Put the base model's weights back into :attr:`model`."""
+        self.pool.task_vectors.check_unchanged()
         for name, target in self._targets.items():
-            target.data.copy_(self._base[name].view(target.shape))
+            target.data.copy_(self.reader.base(name).view(target.shape))
 
     @torch.no_grad()
     def apply_source(self, name: str) -> None:
         """Put source ``name``'s own weights (base + its task vector) into :attr:`model`."""
-        if name not in self._deltas:
+        if name not in self.pool.names:
             raise MergeError(f"unknown source {name!r}; the pool has {list(self.pool.names)}")
+        self.pool.task_vectors.check_unchanged()
         for tensor, target in self._targets.items():
-            torch.add(self._base[tensor], self._deltas[name][tensor], out=target.data.view(-1))
+            base = self.reader.base(tensor)
+            (delta,) = self.reader.deltas(tensor, (name,), base)
+            direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
+            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
+            torch.add(base, delta, out=out)
+            if not direct:
+                target.data.copy_(out.view(target.shape))
 
     def export(self, plan: MergePlan, out_dir: str | Path) -> Path:
         """Merge ``plan`` and save it as an HF checkpoint (see :func:`mmmo.merge.export.export_plan`)."""

@@ -1,0 +1,171 @@
+"""Reading one tensor's base and task vectors in float32 on the merge device.
+
+The pool's tensors live on the CPU (held, or mapped from the checkpoints). On
+a GPU a device-memory budget decides which of them are copied to the device
+once and kept there (:func:`plan_residency`); the rest are streamed per
+tensor: copied into a pinned host buffer, then to a reused device buffer, so
+the host-to-device copy runs at pinned speed and no device memory is
+allocated per trial. Nothing the reader keeps on the device is copied again
+by the merger: the float32 task vectors are formed from these tensors into
+the merger's work buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from mmmo.merge.base import Scratch
+from mmmo.sources.task_vectors import COMPUTE_DTYPE, Stored, TaskVectors, full_delta
+
+# Share of the device memory left free after the live model that the pool's
+# tensors may take; the rest is for the merge's work buffers and for evaluation.
+DEVICE_SHARE = 0.8
+PartKey = tuple[str, str, int]  # (base or source name, tensor name, part index)
+
+
+def plan_residency(parts: Iterable[tuple[PartKey, int]], budget: int) -> set[PartKey]:
+    """Which parts stay on the device: each, in order, that still fits in ``budget`` bytes.
+
+    Order is the merge order, so with a budget too small for all, the first
+    tensors of the model are resident and the rest stream.
+    """
+    resident: set[PartKey] = set()
+    used = 0
+    for key, nbytes in parts:
+        if used + nbytes <= budget:
+            resident.add(key)
+            used += nbytes
+    return resident
+
+
+def _nbytes(tensor: Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
+
+
+class TensorReader:
+    """One tensor's float32 base and task vectors on ``device``, tensor by tensor.
+
+    Args:
+        task_vectors: The pool's storage.
+        device: The merge device.
+        scratch: The merger's work buffers (float32 slots are taken from it).
+        budget: Bytes of device memory the pool's tensors may keep on the
+            device. On a GPU, None means :data:`DEVICE_SHARE` of the free
+            memory less the work buffers. On the CPU the pool's tensors are
+            already where the merge runs; a budget given there makes the
+            reader behave as on a device (copies kept or staged), which is how
+            the streaming path is tested without a GPU.
+    """
+
+    def __init__(
+        self, task_vectors: TaskVectors, device: torch.device, scratch: Scratch, budget: int | None = None
+    ) -> None:
+        self.tv = task_vectors
+        self.device = device
+        self.scratch = scratch
+        self.emulate = device.type == "cpu" and budget is not None
+        self.moves = device.type != "cpu" or self.emulate
+        self._resident: dict[PartKey, Tensor] = {}
+        self._staging: dict[int, Tensor] = {}
+        self._copied: dict[int, torch.cuda.Event] = {}
+        self.streamed_parts = 0
+        if self.moves:
+            if budget is None:
+                budget = self._default_budget()
+            self.budget = budget
+            self._place(plan_residency(self._parts(), budget))
+        else:
+            self.budget = None
+
+    # -- placement -------------------------------------------------------
+
+    def _stored_parts(self, tensor: str) -> list[tuple[str, Stored]]:
+        return [("", Stored("weights", self.tv.base(tensor)))] + [
+            (s, self.tv.stored(s, tensor)) for s in self.tv.names
+        ]
+
+    def _parts(self) -> Iterable[tuple[PartKey, int]]:
+        for tensor in self.tv.shapes:
+            for owner, stored in self._stored_parts(tensor):
+                for i, part in enumerate(stored.tensors()):
+                    yield (owner, tensor, i), _nbytes(part)
+
+    def _place(self, keys: set[PartKey]) -> None:
+        for tensor in self.tv.shapes:
+            for owner, stored in self._stored_parts(tensor):
+                for i, part in enumerate(stored.tensors()):
+                    if (owner, tensor, i) in keys:
+                        self._resident[(owner, tensor, i)] = part.to(self.device, copy=True)
+
+    def _default_budget(self) -> int:
+        if self.device.type != "cuda":
+            return 0
+        free, _ = torch.cuda.mem_get_info(self.device)
+        work = (len(self.tv.names) + 3) * self.tv.largest_numel * torch.empty((), dtype=COMPUTE_DTYPE).element_size()
+        return max(0, int(DEVICE_SHARE * (free - work)))
+
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes of the pool kept on the device."""
+        return sum(_nbytes(t) for t in self._resident.values())
+
+    # -- reads -----------------------------------------------------------
+
+    def _fetch(self, key: PartKey, host: Tensor, slot: int) -> Tensor:
+        """``host`` on the merge device: its resident copy, or streamed into buffer ``slot``."""
+        if not self.moves:
+            return host
+        resident = self._resident.get(key)
+        if resident is not None:
+            return resident
+        self.streamed_parts += 1
+        n = host.numel()
+        flat = host.reshape(-1)
+        if self.device.type == "cuda":
+            pinned = self._staging_buffer(slot, n, host.dtype)
+            pinned.copy_(flat)
+            out = self.scratch.get(f"stream{slot}", n, host.dtype)
+            out.copy_(pinned, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self._copied[slot] = event
+        else:
+            out = self.scratch.get(f"stream{slot}", n, host.dtype).copy_(flat)
+        return out.view(host.shape)
+
+    def _staging_buffer(self, slot: int, n: int, dtype: torch.dtype) -> Tensor:
+        # The previous copy out of this pinned buffer must be done before it is overwritten.
+        event = self._copied.pop(slot, None)
+        if event is not None:
+            event.synchronize()
+        size = n * torch.empty((), dtype=dtype).element_size()
+        buffer = self._staging.get(slot)
+        if buffer is None or buffer.numel() < size:
+            buffer = torch.empty(size, dtype=torch.uint8, pin_memory=True)
+            self._staging[slot] = buffer
+        return buffer[:size].view(dtype)
+
+    def base(self, tensor: str) -> Tensor:
+        """The base tensor in float32, flat ``[n]``, on the merge device."""
+        host = self.tv.base(tensor)
+        stored = self._fetch(("", tensor, 0), host, slot=0).reshape(-1)
+        if stored.dtype == COMPUTE_DTYPE and stored.is_contiguous() and stored.device == self.device:
+            return stored
+        return self.scratch.get("read_base", stored.numel(), COMPUTE_DTYPE).copy_(stored)
+
+    def deltas(self, tensor: str, sources: Sequence[str], base: Tensor) -> tuple[Tensor, ...]:
+        """The float32 task vectors of ``sources`` for ``tensor``, flat ``[n]`` each, on the merge device."""
+        shape = self.tv.shapes[tensor]
+        out = []
+        for k, source in enumerate(sources):
+            stored = self.tv.stored(source, tensor)
+            # Streaming slots: 0 is the base's; source k uses 1 + 2k and 2 + 2k (two LoRA factors).
+            moved = stored.moved(
+                lambda i, part, source=source, k=k: self._fetch((source, tensor, i), part, slot=1 + 2 * k + i)
+            )
+            buffer = self.scratch.get(f"read_delta{k}", shape.numel(), COMPUTE_DTYPE)
+            out.append(full_delta(moved, base, shape, buffer))
+        return tuple(out)
