@@ -277,7 +277,7 @@ class Campaign:
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             sources = {m.display_name: m.path for m in self.config.models}
-            pool = ModelPool.load(self.config.base, sources, dtype=dtype)
+            pool = ModelPool.load(self.config.base, sources, dtype=dtype, storage=self.config.storage)
             # The tensors are known only now: refuse a granularity whose groups are empty.
             SearchSpace(self.config.space, pool.names, pool.num_layers, tensor_names=pool.tensor_names)
             self._engine = _Engine(Merger(pool, device=device))

@@ -228,6 +228,9 @@ class CampaignConfig(_Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # Where task vectors live: held in memory, read from the mapped checkpoints
+    # per tensor, or resident when it fits in a safe share of the memory.
+    storage: Literal["resident", "mmap", "auto"] = "auto"
 
     @field_validator("models", mode="before")
     @classmethod

@@ -122,7 +122,7 @@ def build_task_vectors(
     else:
         checkpoint = MappedCheckpoint(list(pool.base_files), "base")
         mapped.append(checkpoint)
-        base = MappedBase(checkpoint, tuple(pool.shapes))
+        base = MappedBase(checkpoint, tuple(pool.shapes), dtype)
     check_finite(base, "base")
     # 16-bit pools hold source weights, not 16-bit differences (see task_vectors).
     held_kind = "delta" if dtype == COMPUTE_DTYPE else "weights"
@@ -130,19 +130,18 @@ def build_task_vectors(
     held_bytes = sum(t.numel() * t.element_size() for t in base.values()) if mode == "resident" else 0
     for source in pool.sources:
         if source.kind == "adapter" and source.factors is not None:
-            sources[source.name] = SourceTensors("factors", factors=source.factors)
+            sources[source.name] = SourceTensors("factors", dtype, factors=source.factors)
             held_bytes += sum(f.nbytes for f in source.factors.values())
             continue
         if source.kind == "adapter":
-            converted = {n: base[n].to(dtype) for n in pool.shapes} if mode != "resident" else base
-            state = adapter_delta(source.path, source.role, make_base_model, converted)
+            state = adapter_delta(source.path, source.role, make_base_model, base)
             check_finite(state, source.role)
-            sources[source.name] = SourceTensors("delta", held=state)
+            sources[source.name] = SourceTensors("delta", dtype, held=state)
         elif mode == "mmap" and source.kind == "checkpoint":
             checkpoint = MappedCheckpoint(list(source.files), source.role)
             mapped.append(checkpoint)
             check_finite({n: checkpoint.tensor(n) for n in pool.shapes}, source.role)
-            sources[source.name] = SourceTensors("weights", mapped=checkpoint)
+            sources[source.name] = SourceTensors("weights", dtype, mapped=checkpoint)
             continue
         else:
             if source.kind == "module":
@@ -155,7 +154,7 @@ def build_task_vectors(
                 for name, tensor in state.items():
                     tensor.sub_(base[name])
             state = {name: state[name] for name in pool.shapes}
-            sources[source.name] = SourceTensors(held_kind, held=state)
+            sources[source.name] = SourceTensors(held_kind, dtype, held=state)
         held_bytes += sum(t.numel() * t.element_size() for t in state.values())
     return TaskVectors(mode, dict(pool.shapes), dtype, base, sources, tuple(mapped), held_bytes)
 

@@ -67,7 +67,7 @@ class StorageNeeds:
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def choose_storage(requested: str, needs: StorageNeeds, available: int, can_map: bool) -> str:

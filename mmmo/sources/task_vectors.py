@@ -131,7 +131,7 @@ class TaskVectors:
         self.held_bytes = held_bytes
 
     def base(self, tensor: str) -> Tensor:
-        """The base tensor as stored (the pool's dtype when resident, the file's when mapped), on the CPU."""
+        """The base tensor in the pool's dtype, on the CPU (held, or a view of the mapped file)."""
         return self._base[tensor]
 
     def stored(self, source: str, tensor: str) -> Stored:
@@ -162,10 +162,8 @@ class TaskVectors:
         return full_delta(stored, base, shape, out).view(shape).to(self.dtype)
 
     def base_state(self) -> Mapping[str, Tensor]:
-        """Tensor name -> base tensor in the pool's dtype (converted on access when mapped)."""
-        if self.mode == "resident":
-            return self._base
-        return _ConvertedBase(self._base, self.dtype)
+        """Tensor name -> base tensor in the pool's dtype (a mapped view, or a converted copy when read)."""
+        return self._base
 
 
 class SourceTensors:
@@ -174,11 +172,13 @@ class SourceTensors:
     def __init__(
         self,
         kind: str,
+        dtype: torch.dtype,
         held: Mapping[str, Tensor] | None = None,
         mapped: MappedCheckpoint | None = None,
         factors: Mapping[str, LoraFactors] | None = None,
     ) -> None:
         self.kind = kind  # "delta", "weights" or "factors"
+        self.dtype = dtype
         self._held = held
         self._mapped = mapped
         self._factors = factors
@@ -187,38 +187,32 @@ class SourceTensors:
         if self.kind == "factors":
             factors = self._factors.get(tensor)
             return Stored("zero") if factors is None else Stored("factors", factors=factors)
-        source = self._held[tensor] if self._held is not None else self._mapped.tensor(tensor)
-        return Stored(self.kind, source)
+        if self._held is not None:
+            return Stored(self.kind, self._held[tensor])
+        return Stored(self.kind, _as_pool_dtype(self._mapped.tensor(tensor), self.dtype))
 
 
-class _ConvertedBase(Mapping[str, Tensor]):
-    """Mapped base tensors, each converted to the pool's dtype when read."""
+def _as_pool_dtype(view: Tensor, dtype: torch.dtype) -> Tensor:
+    """A mapped tensor in the pool's dtype: the view itself, or (a file wider than the pool) a rounded copy.
 
-    def __init__(self, base: Mapping[str, Tensor], dtype: torch.dtype) -> None:
-        self._base = base
-        self._dtype = dtype
-
-    def __getitem__(self, name: str) -> Tensor:
-        return self._base[name].to(self._dtype)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._base)
-
-    def __len__(self) -> int:
-        return len(self._base)
+    Rounding mapped weights to the pool's dtype, as a resident pool rounds them
+    when it loads them, makes every storage merge to the same bits.
+    """
+    return view if view.dtype == dtype else view.to(dtype)
 
 
 class MappedBase(Mapping[str, Tensor]):
-    """The base's merged tensors as views of its mapped checkpoint."""
+    """The base's merged tensors as views of its mapped checkpoint, in the pool's dtype."""
 
-    def __init__(self, checkpoint: MappedCheckpoint, names: tuple[str, ...]) -> None:
+    def __init__(self, checkpoint: MappedCheckpoint, names: tuple[str, ...], dtype: torch.dtype) -> None:
         self._checkpoint = checkpoint
         self._names = names
+        self._dtype = dtype
 
     def __getitem__(self, name: str) -> Tensor:
         if name not in self._names:
             raise KeyError(name)
-        return self._checkpoint.tensor(name)
+        return _as_pool_dtype(self._checkpoint.tensor(name), self._dtype)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

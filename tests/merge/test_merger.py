@@ -133,3 +133,104 @@ def test_merge_runs_on_its_own_thread_count_and_restores_torchs(tiny_pool):
     assert torch.get_num_threads() == threads
     with pytest.raises(MergeError, match="threads must be at least 1, got 0"):
         Merger(tiny_pool, threads=0)
+
+
+# -- storage, dtypes and the device budget -------------------------------------
+
+from mmmo.merge.methods import METHODS  # noqa: E402
+from mmmo.merge.tensor_reader import plan_residency  # noqa: E402
+from mmmo.sources import ModelPool  # noqa: E402
+
+
+def _plan(method: str, names) -> MergePlan:
+    spec = METHODS[method]
+    sources = tuple(names[:2]) if spec.max_sources == 2 else tuple(names)
+    weights = [1.0, 0.3, 0.6, 0.8][: len(sources)]
+    density = 0.5 if spec.uses_density else 1.0
+    return MergePlan.uniform(method, sources, weight=weights, density=density, seed=5)
+
+
+@pytest.fixture(scope="module", params=[torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+def pools_by_storage(tiny_models, request):
+    sources = {**tiny_models.experts, "lora": tiny_models.adapter}
+    return {
+        storage: ModelPool.load(tiny_models.base, sources, dtype=request.param, storage=storage)
+        for storage in ("resident", "mmap")
+    }
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_merges_to_the_same_bits_in_every_storage(pools_by_storage, method, live):
+    merged = {}
+    for storage, pool in pools_by_storage.items():
+        merger = Merger(pool)
+        merger.apply(_plan(method, pool.names))
+        merged[storage] = live(merger)
+    # A budget on the CPU makes the reader copy what fits and stage the rest, as on a GPU.
+    pool = pools_by_storage["mmap"]
+    staged = Merger(pool, device_budget=pool.model_bytes)
+    assert 0 < staged.reader.resident_bytes <= pool.model_bytes
+    staged.apply(_plan(method, pool.names))
+    assert staged.reader.streamed_parts > 0
+    merged["staged"] = live(staged)
+    for name, tensor in merged["resident"].items():
+        assert tensor.dtype == pool.dtype and torch.isfinite(tensor).all()
+        assert torch.equal(merged["mmap"][name], tensor), name
+        assert torch.equal(merged["staged"][name], tensor), name
+
+
+def test_16_bit_live_model_gets_the_float32_merge_rounded(tiny_models, live):
+    sources = {**tiny_models.experts, "lora": tiny_models.adapter}
+    wide = Merger(ModelPool.load(tiny_models.base, sources, storage="mmap"))
+    narrow_pool = ModelPool.load(tiny_models.base, sources, dtype=torch.bfloat16, storage="mmap")
+    narrow = Merger(narrow_pool)
+    plan = MergePlan.uniform("task_arithmetic", narrow_pool.names, weight=0.4)
+    wide.apply(plan)
+    narrow.apply(plan)
+    expected = live(wide)
+    for name, tensor in live(narrow).items():
+        assert tensor.dtype == torch.bfloat16
+        # Same inputs rounded to bfloat16 first: within a bfloat16 rounding of the float32 merge.
+        torch.testing.assert_close(tensor.float(), expected[name], atol=2e-3, rtol=1e-2)
+
+
+def test_lora_source_merges_like_its_full_rank_update(tiny_models, live):
+    pool = ModelPool.load(tiny_models.base, {"lora": tiny_models.adapter}, storage="mmap")
+    merger = Merger(pool)
+    merger.apply_source("lora")
+    full = pool.delta("lora")
+    for name, tensor in live(merger).items():
+        torch.testing.assert_close(tensor, pool.base_state[name] + full[name])
+
+
+def test_device_residency_keeps_what_fits_in_merge_order():
+    parts = [(("", "a", 0), 40), (("s", "a", 0), 40), (("", "b", 0), 30), (("s", "b", 0), 10)]
+    assert plan_residency(parts, 100) == {("", "a", 0), ("s", "a", 0), ("s", "b", 0)}
+    assert plan_residency(parts, 0) == set()
+    assert plan_residency(parts, 120) == {key for key, _ in parts}
+
+
+def test_a_zero_budget_streams_every_tensor_and_still_merges_the_same(tiny_pool, tiny_merger, live):
+    plan = MergePlan.uniform("ties", tiny_pool.names, density=0.4)
+    streamed = Merger(tiny_pool, device_budget=0)
+    assert streamed.reader.resident_bytes == 0
+    streamed.apply(plan)
+    assert streamed.reader.streamed_parts == len(tiny_pool.tensor_names) * (1 + len(tiny_pool.names))
+    tiny_merger.apply(plan)
+    expected = live(tiny_merger)
+    for name, tensor in live(streamed).items():
+        assert torch.equal(tensor, expected[name])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("budget", [0, None])
+def test_cuda_merge_with_a_device_budget_matches_cpu(pools_by_storage, budget, live):
+    for pool in pools_by_storage.values():
+        plan = _plan("dare_ties", pool.names)
+        gpu = Merger(pool, device="cuda", device_budget=budget)
+        gpu.apply(plan)
+        cpu = Merger(pool)
+        cpu.apply(plan)
+        expected = live(cpu)
+        for name, tensor in live(gpu).items():
+            torch.testing.assert_close(tensor.cpu(), expected[name])
