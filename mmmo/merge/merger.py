@@ -149,7 +149,7 @@ class Merger:
     @torch.no_grad()
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
         for name, target in self._targets.items():
-            base = self.reader.base(name)
+            base, base_is_buffer = self.reader.base(name)
             deltas = self.reader.deltas(name, plan.sources, base)
             magnitudes = (
                 tuple(self.magnitude_index(s, name, d) for s, d in zip(plan.sources, deltas))
@@ -157,7 +157,9 @@ class Merger:
                 else None
             )
             direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
-            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
+            # A 16-bit live model: merge in float32 into the base's own work
+            # buffer (one tensor-sized buffer less), then round into the parameter.
+            out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
             job = TensorJob(
                 name=name,
                 shape=target.shape,
@@ -182,12 +184,15 @@ class Merger:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def _out(self, target: Tensor) -> Tensor:
+        return self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
+
     @torch.no_grad()
     def apply_base(self) -> None:
         """Put the base model's weights back into :attr:`model`."""
         self.pool.task_vectors.check_unchanged()
         for name, target in self._targets.items():
-            target.data.copy_(self.reader.base(name).view(target.shape))
+            target.data.copy_(self.reader.base(name)[0].view(target.shape))
 
     @torch.no_grad()
     def apply_source(self, name: str) -> None:
@@ -196,10 +201,10 @@ class Merger:
             raise MergeError(f"unknown source {name!r}; the pool has {list(self.pool.names)}")
         self.pool.task_vectors.check_unchanged()
         for tensor, target in self._targets.items():
-            base = self.reader.base(tensor)
+            base, base_is_buffer = self.reader.base(tensor)
             (delta,) = self.reader.deltas(tensor, (name,), base)
             direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
-            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
+            out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
             torch.add(base, delta, out=out)
             if not direct:
                 target.data.copy_(out.view(target.shape))

@@ -148,13 +148,18 @@ class TensorReader:
             self._staging[slot] = buffer
         return buffer[:size].view(dtype)
 
-    def base(self, tensor: str) -> Tensor:
-        """The base tensor in float32, flat ``[n]``, on the merge device."""
+    def base(self, tensor: str) -> tuple[Tensor, bool]:
+        """The base tensor in float32, flat ``[n]``, on the merge device, and whether it is a work buffer.
+
+        A work buffer may be overwritten by the merge (it serves as the output:
+        each method reads an entry of the base before it writes that entry);
+        otherwise the tensor is the pool's own and must not be written.
+        """
         host = self.tv.base(tensor)
         stored = self._fetch(("", tensor, 0), host, slot=0).reshape(-1)
         if stored.dtype == COMPUTE_DTYPE and stored.is_contiguous() and stored.device == self.device:
-            return stored
-        return self.scratch.get("read_base", stored.numel(), COMPUTE_DTYPE).copy_(stored)
+            return stored, False
+        return self.scratch.get("read_base", stored.numel(), COMPUTE_DTYPE).copy_(stored), True
 
     def deltas(self, tensor: str, sources: Sequence[str], base: Tensor) -> tuple[Tensor, ...]:
         """The float32 task vectors of ``sources`` for ``tensor``, flat ``[n]`` each, on the merge device."""

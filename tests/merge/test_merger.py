@@ -234,3 +234,30 @@ def test_cuda_merge_with_a_device_budget_matches_cpu(pools_by_storage, budget, l
         expected = live(cpu)
         for name, tensor in live(gpu).items():
             torch.testing.assert_close(tensor.cpu(), expected[name])
+
+
+@pytest.fixture(scope="module")
+def bf16_checkpoints(tiny_models, tmp_path_factory):
+    from transformers import AutoModelForCausalLM
+
+    root = tmp_path_factory.mktemp("bf16")
+    paths = {}
+    for name, path in {"base": tiny_models.base, **tiny_models.experts}.items():
+        AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).save_pretrained(root / name)
+        paths[name] = root / name
+    return paths
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("storage", ["resident", "mmap"])
+def test_a_bfloat16_merge_is_the_float32_merge_rounded(bf16_checkpoints, method, storage, live):
+    """The same bfloat16 checkpoints merged into a float32 and a bfloat16 live model agree to the last bit."""
+    sources = {k: v for k, v in bf16_checkpoints.items() if k != "base"}
+    merged = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        pool = ModelPool.load(bf16_checkpoints["base"], sources, dtype=dtype, storage=storage)
+        merger = Merger(pool)
+        merger.apply(_plan(method, pool.names))
+        merged[dtype] = live(merger)
+    for name, tensor in merged[torch.bfloat16].items():
+        assert torch.equal(tensor, merged[torch.float32][name].to(torch.bfloat16)), name
