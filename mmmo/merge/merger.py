@@ -149,8 +149,7 @@ class Merger:
     @torch.no_grad()
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
         for name, target in self._targets.items():
-            base, base_is_buffer = self.reader.base(name)
-            deltas = self.reader.deltas(name, plan.sources, base)
+            base, base_is_buffer, deltas = self.reader.read(name, plan.sources)
             magnitudes = (
                 tuple(self.magnitude_index(s, name, d) for s, d in zip(plan.sources, deltas))
                 if method.uses_magnitudes
@@ -192,7 +191,8 @@ class Merger:
         """Put the base model's weights back into :attr:`model`."""
         self.pool.task_vectors.check_unchanged()
         for name, target in self._targets.items():
-            target.data.copy_(self.reader.base(name)[0].view(target.shape))
+            base, _, _ = self.reader.read(name, ())
+            target.data.copy_(base.view(target.shape))
 
     @torch.no_grad()
     def apply_source(self, name: str) -> None:
@@ -201,8 +201,7 @@ class Merger:
             raise MergeError(f"unknown source {name!r}; the pool has {list(self.pool.names)}")
         self.pool.task_vectors.check_unchanged()
         for tensor, target in self._targets.items():
-            base, base_is_buffer = self.reader.base(tensor)
-            (delta,) = self.reader.deltas(tensor, (name,), base)
+            base, base_is_buffer, (delta,) = self.reader.read(tensor, (name,))
             direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
             out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
             torch.add(base, delta, out=out)

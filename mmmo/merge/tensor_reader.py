@@ -24,6 +24,10 @@ from mmmo.sources.task_vectors import COMPUTE_DTYPE, Stored, TaskVectors, full_d
 # tensors may take; the rest is for the merge's work buffers and for evaluation.
 DEVICE_SHARE = 0.8
 PartKey = tuple[str, str, int]  # (base or source name, tensor name, part index)
+# Elements per chunk when task vectors are formed from weights on the CPU:
+# the base's chunk and each source's stay in cache between the conversion and
+# the K subtractions (a whole-tensor pass per source went to memory each time).
+READ_CHUNK = 1 << 16
 
 
 def plan_residency(parts: Iterable[tuple[PartKey, int]], budget: int) -> set[PartKey]:
@@ -148,29 +152,48 @@ class TensorReader:
             self._staging[slot] = buffer
         return buffer[:size].view(dtype)
 
-    def base(self, tensor: str) -> tuple[Tensor, bool]:
-        """The base tensor in float32, flat ``[n]``, on the merge device, and whether it is a work buffer.
+    def read(self, tensor: str, sources: Sequence[str]) -> tuple[Tensor, bool, tuple[Tensor, ...]]:
+        """One tensor's float32 base and task vectors of ``sources``, flat ``[n]``, on the merge device.
 
-        A work buffer may be overwritten by the merge (it serves as the output:
-        each method reads an entry of the base before it writes that entry);
-        otherwise the tensor is the pool's own and must not be written.
+        Returns ``(base, base_is_buffer, deltas)``. ``base_is_buffer`` says the
+        base is a work buffer that the merge may overwrite (it can serve as
+        the output: each method reads an entry of the base before it writes
+        that entry); otherwise it is the pool's own tensor and must not be written.
+
+        Task vectors of sources held as weights are formed chunk by chunk,
+        together with the base's conversion to float32, so each chunk of the
+        base is still in cache when every source subtracts it.
         """
-        host = self.tv.base(tensor)
-        stored = self._fetch(("", tensor, 0), host, slot=0).reshape(-1)
-        if stored.dtype == COMPUTE_DTYPE and stored.is_contiguous() and stored.device == self.device:
-            return stored, False
-        return self.scratch.get("read_base", stored.numel(), COMPUTE_DTYPE).copy_(stored), True
-
-    def deltas(self, tensor: str, sources: Sequence[str], base: Tensor) -> tuple[Tensor, ...]:
-        """The float32 task vectors of ``sources`` for ``tensor``, flat ``[n]`` each, on the merge device."""
         shape = self.tv.shapes[tensor]
-        out = []
+        n = shape.numel()
+        stored_base = self._fetch(("", tensor, 0), self.tv.base(tensor), slot=0).reshape(-1)
+        convert = not (stored_base.dtype == COMPUTE_DTYPE and stored_base.is_contiguous())
+        base = self.scratch.get("read_base", n, COMPUTE_DTYPE) if convert else stored_base
+        deltas: list[Tensor | None] = []
+        others: list[tuple[int, Stored, Tensor]] = []  # (position, record, buffer) formed whole
+        subtract: list[tuple[Tensor, Tensor]] = []  # (weights, output) pairs formed in chunks
         for k, source in enumerate(sources):
             stored = self.tv.stored(source, tensor)
             # Streaming slots: 0 is the base's; source k uses 1 + 2k and 2 + 2k (two LoRA factors).
             moved = stored.moved(
                 lambda i, part, source=source, k=k: self._fetch((source, tensor, i), part, slot=1 + 2 * k + i)
             )
-            buffer = self.scratch.get(f"read_delta{k}", shape.numel(), COMPUTE_DTYPE)
-            out.append(full_delta(moved, base, shape, buffer))
-        return tuple(out)
+            buffer = self.scratch.get(f"read_delta{k}", n, COMPUTE_DTYPE)
+            if moved.kind == "weights":
+                subtract.append((moved.tensor.reshape(-1), buffer))
+                deltas.append(buffer)
+            else:
+                others.append((k, moved, buffer))
+                deltas.append(None)
+        if convert or subtract:
+            step = n if self.device.type != "cpu" else READ_CHUNK
+            for start in range(0, n, step):
+                stop = min(start + step, n)
+                chunk = base[start:stop]
+                if convert:
+                    chunk.copy_(stored_base[start:stop])
+                for weights, out in subtract:
+                    torch.sub(weights[start:stop], chunk, out=out[start:stop])
+        for k, moved, buffer in others:
+            deltas[k] = full_delta(moved, base, shape, buffer)
+        return base, convert, tuple(deltas)

@@ -2,9 +2,10 @@
 
 A plain LoRA adapter's update of a weight is ``scale * B @ A``; it is kept as
 its two factors (:func:`lora_factors`) and made full rank one tensor at a time,
-while that tensor is merged. Other adapters' updates are computed by PEFT itself (``merge_and_unload`` on a private copy of
-the base model), so every adapter variant PEFT knows (LoRA scaling, rsLoRA,
-``fan_in_fan_out``, ``modules_to_save``) gives the delta PEFT would apply.
+while that tensor is merged. Other adapters' updates are computed by PEFT
+itself (``merge_and_unload`` on a private copy of the base model), so every
+adapter variant PEFT knows (DoRA, rank and alpha patterns, ``modules_to_save``)
+gives the delta PEFT would apply.
 """
 
 from __future__ import annotations

@@ -105,8 +105,7 @@ class TaskVectors:
         shapes: Merged tensor name -> shape, in checkpoint order.
         dtype: The pool's dtype (the live model's, and resident tensors').
         base: Tensor name -> base tensor (held, or a mapped view).
-        sources: Source name -> tensor name -> :class:`Stored`, as a mapping
-            or an object with a ``stored(tensor)`` method.
+        sources: Source name -> its tensors (:class:`SourceTensors`).
         mapped: Every mapped checkpoint, checked for changes before each merge.
         held_bytes: Bytes of process memory the stored tensors take.
     """
