@@ -115,6 +115,24 @@ class Merger:
             self._magnitudes[key] = index
         return index
 
+    def _build_magnitude_indexes(self, sources: tuple[str, ...]) -> None:
+        """Index every tensor of ``sources`` not indexed yet, one source's task vector at a time.
+
+        Done before a merge rather than inside it, so the sort buffer never
+        sits beside the K task vectors of a tensor: the first trial of a
+        trimming method peaks no higher than the later ones.
+        """
+        for tensor in self._targets:
+            for source in sources:
+                if (source, tensor) not in self._magnitudes:
+                    _, _, (delta,) = self.reader.read(tensor, (source,))
+                    self.magnitude_index(source, tensor, delta)
+        # The sort buffer is only needed while indexes are built (the first trial).
+        # Freed, it would stay in the C heap (glibc serves blocks of this size
+        # from the heap once one was freed), so trimming hands it back.
+        if self.scratch.release("sort"):
+            release_free_memory()
+
     def validate(self, plan: MergePlan) -> tuple[MergeMethod, dict]:
         """Check a plan against the pool and its method; return the method and its options."""
         method = get_method(plan.method)
@@ -148,13 +166,11 @@ class Merger:
 
     @torch.no_grad()
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
+        if method.uses_magnitudes:
+            self._build_magnitude_indexes(plan.sources)
         for name, target in self._targets.items():
             base, base_is_buffer, deltas = self.reader.read(name, plan.sources)
-            magnitudes = (
-                tuple(self.magnitude_index(s, name, d) for s, d in zip(plan.sources, deltas))
-                if method.uses_magnitudes
-                else None
-            )
+            magnitudes = tuple(self._magnitudes[(s, name)] for s in plan.sources) if method.uses_magnitudes else None
             direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
             # A 16-bit live model: merge in float32 into the base's own work
             # buffer (one tensor-sized buffer less), then round into the parameter.
@@ -175,11 +191,6 @@ class Merger:
             method.merge(job)
             if not direct:
                 target.data.copy_(out.view(target.shape))
-        # The sort buffer is only needed while indexes are built (the first trial).
-        # Freed, it would stay in the C heap (glibc serves blocks of this size
-        # from the heap once one was freed), so trimming hands it back.
-        if self.scratch.release("sort"):
-            release_free_memory()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 

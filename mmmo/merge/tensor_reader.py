@@ -12,6 +12,7 @@ the merger's work buffers.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -75,6 +76,7 @@ class TensorReader:
         self._resident: dict[PartKey, Tensor] = {}
         self._staging: dict[int, Tensor] = {}
         self._copied: dict[int, torch.cuda.Event] = {}
+        self._zero_map: mmap.mmap | None = None
         self.streamed_parts = 0
         if self.moves:
             if budget is None:
@@ -195,5 +197,20 @@ class TensorReader:
                 for weights, out in subtract:
                     torch.sub(weights[start:stop], chunk, out=out[start:stop])
         for k, moved, buffer in others:
-            deltas[k] = full_delta(moved, base, shape, buffer)
+            if moved.kind == "zero" and self.device.type == "cpu":
+                deltas[k] = self._zeros(n)
+            else:
+                deltas[k] = full_delta(moved, base, shape, buffer)
         return base, convert, tuple(deltas)
+
+    def _zeros(self, n: int) -> Tensor:
+        """``n`` float32 zeros that take no memory: a never-written private anonymous mapping.
+
+        Reading untouched anonymous pages maps the kernel's shared zero page,
+        so a LoRA source's task vector of a tensor it does not touch costs
+        nothing, however large the tensor. Nothing writes task vectors.
+        """
+        if self._zero_map is None or len(self._zero_map) < 4 * n:
+            size = 4 * max(n, self.tv.largest_numel)
+            self._zero_map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+        return torch.frombuffer(self._zero_map, dtype=COMPUTE_DTYPE, count=n)
