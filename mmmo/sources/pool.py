@@ -151,6 +151,13 @@ class ModelPool:
     def build_model(self, device: str | torch.device = "cpu") -> nn.Module:
         """A fresh causal LM with the base's weights, buffers and config, in eval mode."""
         model = instantiate(self.base_path, self.base_module, self.config, self.dtype)
+        if torch.device(device).type == "cpu" and self.base_path is not None:
+            # Loaded tensors may be views of the mapped checkpoint; the live model
+            # is written every trial, and a write to a mapped file truncated
+            # since would kill the process. Each gets memory of its own.
+            with torch.no_grad():
+                for tensor in (*model.parameters(), *model.buffers()):
+                    tensor.data = tensor.data.clone()
         return model.to(device).eval()
 
 

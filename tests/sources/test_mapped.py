@@ -56,3 +56,31 @@ def test_a_file_changed_between_trials_is_named_and_nothing_is_read_from_it(tiny
         merger.apply_source("alpha")
     after = dict(merger.model.named_parameters())
     assert all(torch.equal(after[n], t) for n, t in before.items())  # refused before any write
+
+
+def test_a_resident_pool_holds_copies_and_survives_its_files_being_truncated(tiny_models, tmp_path):
+    """Held tensors are not views of the files: a truncated file cannot kill the process (SIGBUS)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os, shutil, torch
+from mmmo.merge import Merger
+from mmmo.plan import MergePlan
+from mmmo.sources import ModelPool
+for dtype in (torch.float32, torch.bfloat16):
+    base, copy = {str(tmp_path)!r} + f"/base{{dtype}}", {str(tmp_path)!r} + f"/beta{{dtype}}"
+    shutil.copytree({str(tiny_models.base)!r}, base)
+    shutil.copytree({str(tiny_models.experts["beta"])!r}, copy)
+    pool = ModelPool.load(base, {{"beta": copy}}, dtype=dtype, storage="resident")
+    merger = Merger(pool)
+    for path in (base, copy):
+        file = os.path.join(path, "model.safetensors")
+        os.truncate(file, 16)
+    merger.apply(MergePlan.uniform("task_arithmetic", ("beta",), weight=0.5))
+    merger.apply_source("beta")
+    print("merged", dtype)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["merged", "torch.float32", "merged", "torch.bfloat16"]
