@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None) -> dict:
         return row
 
     pool_files = synthetic_pool(args.size, progress=lambda m: print(m, flush=True))
+    auto = auto_choice(pool_files)
+    print(f"storage auto would choose {auto['mode']}: resident needs {_gib(auto['resident_bytes'])} GiB, "
+          f"mmap {_gib(auto['mmap_bytes'])} GiB, {_gib(auto['available_bytes'])} GiB available now", flush=True)
     ceiling = _child(args, ["ceiling"], None)
     _record(args.out, ceiling)
     modes = {}
@@ -267,10 +270,22 @@ def main(argv: list[str] | None = None) -> dict:
         mergekit[method] = None if row is None else row["seconds"]
         _record(args.out, row or {"kind": "mergekit", "method": method, "seconds": None,
                                    "limit": args.mergekit_limit})
-    return report(args, pool_files, ceiling, modes, mergekit)
+    summary = report(args, pool_files, ceiling, modes, mergekit, auto)
+    return summary
 
 
-def report(args, pool_files, ceiling: dict, modes: dict, mergekit: dict) -> dict:
+def auto_choice(pool_files) -> dict:
+    """What ``storage: auto`` picks for this pool on this machine now, and the sizes it weighs."""
+    from mmmo.sources.loading import describe_pool
+    from mmmo.sources.storage_choice import available_memory, choose_storage
+
+    needs = describe_pool(pool_files.base, pool_files.sources, torch.bfloat16).needs
+    available = available_memory()
+    return {"mode": choose_storage("auto", needs, available, True), "resident_bytes": needs.resident,
+            "mmap_bytes": needs.mmap, "available_bytes": available}
+
+
+def report(args, pool_files, ceiling: dict, modes: dict, mergekit: dict, auto: dict) -> dict:
     model = next(iter(modes.values()))["model_bytes"]
     k_full = len(SOURCES)
     print(f"\npool: {pool_files.parameters / 1e9:.3f}B bfloat16 parameters per model ({_gib(model)} GiB), "
@@ -280,7 +295,7 @@ def report(args, pool_files, ceiling: dict, modes: dict, mergekit: dict) -> dict
     header = (f"{'storage':<9}{'method':<16}{'cold s':>8}{'warm s':>8}{'3-src s':>9}"
               f"{'mergekit s':>12}{'speedup':>9}{'x ceiling':>10}")
     print(header)
-    summary: dict = {"parameters": pool_files.parameters, "model_gib": round(model / 2**30, 3),
+    summary: dict = {"parameters": pool_files.parameters, "model_gib": round(model / 2**30, 3), "auto": auto["mode"],
                      "read_ceiling_s": round(ceiling["seconds"], 3), "modes": {}}
     for mode, result in modes.items():
         rows = {}
