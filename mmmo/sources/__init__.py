@@ -1,5 +1,6 @@
 """Model sources: a base and its fine-tuned descendants, as base weights plus task vectors."""
 
 from mmmo.sources.pool import ModelInput, ModelPool
+from mmmo.sources.task_vectors import TaskVectors
 
-__all__ = ["ModelInput", "ModelPool"]
+__all__ = ["ModelInput", "ModelPool", "TaskVectors"]
