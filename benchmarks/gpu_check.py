@@ -61,9 +61,9 @@ def compare(device_merger, cpu_merger, base_state) -> dict:
     worst = 0.0
     finite = True
     kept_device = kept_cpu = 0
-    for name, target in cpu_merger._targets.items():
-        ours = device_merger._targets[name].detach().to("cpu", torch.float32)
-        theirs = target.detach().float()
+    for name in cpu_merger.pool.tensor_names:
+        ours = device_merger.model.get_parameter(name).detach().to("cpu", torch.float32)
+        theirs = cpu_merger.model.get_parameter(name).detach().float()
         base = base_state[name].float()
         kept_ours, kept_theirs = ours != base, theirs != base
         agree += int((kept_ours == kept_theirs).sum())
