@@ -105,12 +105,15 @@ class Merger:
         self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
         release_free_memory()
 
-    def magnitude_index(self, source: str, tensor: str, delta: Tensor) -> MagnitudeIndex:
-        """Magnitude order statistics of one task vector (built once from ``delta``, then cached)."""
+    def magnitude_index(self, source: str, tensor: str, delta: Tensor, work_key: str = "sort") -> MagnitudeIndex:
+        """Magnitude order statistics of one task vector (built once from ``delta``, then cached).
+
+        ``work_key`` names the work buffer the sorted copy is made in.
+        """
         key = (source, tensor)
         index = self._magnitudes.get(key)
         if index is None:
-            work = self.scratch.get("sort", delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
+            work = self.scratch.get(work_key, delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
             index = MagnitudeIndex.build(delta, work=work)
             self._magnitudes[key] = index
         return index
@@ -126,7 +129,9 @@ class Merger:
             for source in sources:
                 if (source, tensor) not in self._magnitudes:
                     _, _, (delta,) = self.reader.read(tensor, (source,))
-                    self.magnitude_index(source, tensor, delta)
+                    # Reading one source fills only the first task-vector buffer;
+                    # the second, kept from earlier merges, is free to sort in.
+                    self.magnitude_index(source, tensor, delta, work_key=self.reader.delta_buffer_key(1))
         # The sort buffer is only needed while indexes are built (the first trial).
         # Freed, it would stay in the C heap (glibc serves blocks of this size
         # from the heap once one was freed), so trimming hands it back.

@@ -180,7 +180,7 @@ class TensorReader:
             moved = stored.moved(
                 lambda i, part, source=source, k=k: self._fetch((source, tensor, i), part, slot=1 + 2 * k + i)
             )
-            buffer = self.scratch.get(f"read_delta{k}", n, COMPUTE_DTYPE)
+            buffer = self.scratch.get(self.delta_buffer_key(k), n, COMPUTE_DTYPE)
             if moved.kind == "weights":
                 subtract.append((moved.tensor.reshape(-1), buffer))
                 deltas.append(buffer)
@@ -202,6 +202,11 @@ class TensorReader:
             else:
                 deltas[k] = full_delta(moved, base, shape, buffer)
         return base, convert, tuple(deltas)
+
+    @staticmethod
+    def delta_buffer_key(k: int) -> str:
+        """The work buffer the ``k``-th source's float32 task vector is formed in."""
+        return f"read_delta{k}"
 
     def _zeros(self, n: int) -> Tensor:
         """``n`` float32 zeros that take no memory: a never-written private anonymous mapping.
