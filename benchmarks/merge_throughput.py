@@ -135,7 +135,7 @@ def main() -> None:
         params = model_bytes // 4
         bytes_read = model_bytes * (1 + len(pool.names))
 
-        tensors = list(merger._base.values()) + [t for s in pool.names for t in merger._deltas[s].values()]
+        tensors = list(pool.base_state.values()) + [t for s in pool.names for t in pool.delta(s).values()]
 
         def read_all() -> None:
             for tensor in tensors:

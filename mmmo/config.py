@@ -318,6 +318,9 @@ class CampaignConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # "auto": the base checkpoint's own dtype (``dtype``/``torch_dtype`` in its config.json).
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # Where task vectors live: held in memory, read from the mapped checkpoints
+    # per tensor, or resident when it fits in a safe share of the memory.
+    storage: Literal["resident", "mmap", "auto"] = "auto"
     executor: ExecutorConfig = ExecutorConfig()
 
     @field_validator("models", mode="before")

@@ -322,7 +322,8 @@ def test_committed_fixture_of_current_schema_opens():
         assert campaign.hypervolume_history()["hypervolume"].is_monotonic_increasing
 
 
-def test_campaign_on_the_tiny_zoo(tiny_zoo, tmp_path):
+@pytest.mark.parametrize(("storage", "dtype"), [("resident", "float32"), ("mmap", "float32"), ("mmap", "bfloat16")])
+def test_campaign_on_the_tiny_zoo(tiny_zoo, tmp_path, storage, dtype):
     tasks = list(tiny_zoo.expert_tasks[:2])
     config = {
         "base": str(tiny_zoo.base),
@@ -334,8 +335,11 @@ def test_campaign_on_the_tiny_zoo(tiny_zoo, tmp_path):
         ],
         "budget": {"trials": 3, "initial": 2, "batch_size": 2},
         "device": "cpu",
+        "storage": storage,
+        "dtype": dtype,
     }
     with Campaign.create(tmp_path / "zoo.sqlite", config) as campaign:
+        assert campaign._build_engine(with_objectives=False).merger.pool.storage == storage
         with mock_optimize_context_manager():
             campaign.run()
         trials = campaign.trials().set_index("label", drop=False)
@@ -420,3 +424,25 @@ def test_a_base_with_tensors_the_layout_cannot_place_is_refused_before_any_work(
     with pytest.raises(LayoutError, match=r"model\.layers\.0\.router\.weight"):
         Campaign.create(tmp_path / "c.sqlite", config_for(micro, base=str(tmp_path / "base")))
     assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_a_source_changed_on_disk_fails_later_trials_and_keeps_earlier_ones(micro, tmp_path):
+    import shutil
+
+    copy = tmp_path / "a"
+    shutil.copytree(micro / "a", copy)
+    config = config_for(micro, storage="mmap", budget={"trials": 2, "initial": 2, "batch_size": 1}, recipes=False)
+    config["models"][0]["path"] = str(copy)
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        campaign.run(n_trials=1)
+        done = campaign.trials()
+        file = copy / "model.safetensors"
+        os.truncate(file, file.stat().st_size // 2)
+        campaign.run(n_trials=1)
+        trials = campaign.trials()
+    assert (done["status"] == "complete").all()
+    kept = ["trial_id", "status", "label", "t1", "t2"]
+    assert trials.iloc[: len(done)][kept].equals(done[kept])  # nothing stored was lost or changed
+    failed = trials.iloc[len(done) :]
+    assert list(failed["status"]) == ["failed"]
+    assert "changed on disk" in failed["error"].iloc[0] and str(file) in failed["error"].iloc[0]

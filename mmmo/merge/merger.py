@@ -2,16 +2,21 @@
 
 Building a :class:`Merger` loads the live model once. Each :meth:`Merger.apply`
 writes every merged tensor straight into the live parameter, one tensor at a
-time, on the model's device; no file is written. Work that does not depend on
-the trial is done once: task vectors (in the pool), their copies on the merge
-device, and per-tensor magnitude indexes (built the first time a trimming
-method needs them). Work buffers are reused across trials.
+time, on the model's device; no file is written. Each tensor's base and task
+vectors are read in float32 (:class:`~mmmo.merge.tensor_reader.TensorReader`,
+from the pool's storage, kept on or streamed to the device) and the merged
+tensor is written in the live model's dtype. Work that does not depend on the
+trial is done once: task vectors (in the pool, or formed per tensor from the
+mapped checkpoints), the pool's device copies within a memory budget, and
+per-tensor magnitude indexes (built the first time a trimming method needs
+them). Work buffers are reused across trials.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import time
 from pathlib import Path
 
@@ -20,10 +25,12 @@ from torch import Tensor, nn
 
 from mmmo.errors import MergeError, SourceError
 from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob, budget_chunk
-from mmmo.merge.magnitude import MagnitudeIndex, sort_bytes
+from mmmo.merge.magnitude import MagnitudeIndex
 from mmmo.merge.methods import get_method
+from mmmo.merge.tensor_reader import TensorReader
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
+from mmmo.sources.task_vectors import COMPUTE_DTYPE
 
 
 # torch CPU threads while merging; see Merger's ``threads``. A merge is
@@ -60,6 +67,10 @@ class Merger:
             Default 1: a merge is a chain of short elementwise ops on
             cache-sized chunks, and on a shared machine a second thread made
             it far slower (see ``DEFAULT_THREADS``).
+        device_budget: Bytes of device memory the pool's tensors may keep on a
+            GPU; the rest streams from pinned host memory per tensor (see
+            :class:`~mmmo.merge.tensor_reader.TensorReader`). None: most of what
+            is free after the live model.
 
     Attributes:
         model: The live ``AutoModelForCausalLM``, in eval mode.
@@ -72,6 +83,7 @@ class Merger:
         device: str | torch.device = "cpu",
         chunk: int | None = None,
         threads: int | None = DEFAULT_THREADS,
+        device_budget: int | None = None,
     ) -> None:
         if threads is not None and threads < 1:
             raise MergeError(f"Merger threads must be at least 1, got {threads}")
@@ -82,45 +94,61 @@ class Merger:
         self.tokenizer = pool.tokenizer
         # Off the CPU, work buffers together hold at most one largest tensor's bytes, so a
         # merge needs under twice the largest tensor beside the pool (benchmarks/merge_memory.py).
-        largest = max(t.numel() for t in pool.base_state.values()) * self.model.dtype.itemsize
+        largest = max(math.prod(shape) for shape in pool.task_vectors.shapes.values()) * self.model.dtype.itemsize
         self.chunk = chunk or (DEFAULT_CHUNK if self.device.type == "cpu" else budget_chunk(largest, len(pool.names)))
         self.scratch = Scratch(self.device)
         # Built here, so a model that cannot be laid out is refused before any merge.
         self.layout = pool.layout
         params = dict(self.model.named_parameters(remove_duplicate=False))
         self._targets: dict[str, Tensor] = {}
-        for name, tensor in pool.base_state.items():
+        for name, shape in pool.task_vectors.shapes.items():
             param = params.get(name)
             if param is None:
                 raise SourceError(f"the live model has no parameter {name!r} of the base checkpoint")
-            if param.shape != tensor.shape:
-                raise SourceError(
-                    f"live parameter {name!r} has shape {list(param.shape)}, checkpoint {list(tensor.shape)}"
-                )
+            if param.shape != shape:
+                raise SourceError(f"live parameter {name!r} has shape {list(param.shape)}, checkpoint {list(shape)}")
             self._targets[name] = param
-        # Flat views of the pool on the merge device (the pool's own tensors on the CPU).
-        self._base = {n: t.to(self.device).reshape(-1) for n, t in pool.base_state.items()}
-        self._deltas = {
-            s: {n: t.to(self.device).reshape(-1) for n, t in pool.delta(s).items()} for s in pool.names
-        }
+        self.reader = TensorReader(pool.task_vectors, self.device, self.scratch, device_budget)
         self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
         release_free_memory()
 
-    def magnitude_index(self, source: str, tensor: str) -> MagnitudeIndex:
-        """Magnitude order statistics of one task vector (built once, then cached)."""
+    def magnitude_index(self, source: str, tensor: str, delta: Tensor, work_key: str = "sort") -> MagnitudeIndex:
+        """Magnitude order statistics of one task vector (built once from ``delta``, then cached).
+
+        ``work_key`` names the work buffer the sorted copy is made in.
+        """
         key = (source, tensor)
         index = self._magnitudes.get(key)
         if index is None:
-            delta = self._deltas[source][tensor]
-            work = self.scratch.get("sort", sort_bytes(delta), torch.uint8) if delta.device.type == "cpu" else None
+            work = self.scratch.get(work_key, delta.numel(), delta.dtype) if delta.device.type == "cpu" else None
             index = MagnitudeIndex.build(delta, work=work)
             self._magnitudes[key] = index
         return index
 
+    def _build_magnitude_indexes(self, sources: tuple[str, ...]) -> None:
+        """Index every tensor of ``sources`` not indexed yet, one source's task vector at a time.
+
+        Done before a merge rather than inside it, so the sort buffer never
+        sits beside the K task vectors of a tensor: the first trial of a
+        trimming method peaks no higher than the later ones.
+        """
+        for tensor in self._targets:
+            for source in sources:
+                if (source, tensor) not in self._magnitudes:
+                    _, _, (delta,) = self.reader.read(tensor, (source,))
+                    # Reading one source fills only the first task-vector buffer;
+                    # the second, kept from earlier merges, is free to sort in.
+                    self.magnitude_index(source, tensor, delta, work_key=self.reader.delta_buffer_key(1))
+        # The sort buffer is only needed while indexes are built (the first trial).
+        # Freed, it would stay in the C heap (glibc serves blocks of this size
+        # from the heap once one was freed), so trimming hands it back.
+        if self.scratch.release("sort"):
+            release_free_memory()
+
     def validate(self, plan: MergePlan) -> tuple[MergeMethod, dict]:
         """Check a plan against the pool and its method; return the method and its options."""
         method = get_method(plan.method)
-        unknown = [s for s in plan.sources if s not in self._deltas]
+        unknown = [s for s in plan.sources if s not in self.pool.names]
         if unknown:
             raise MergeError(f"plan names source {unknown[0]!r}, the pool has {list(self.pool.names)}")
         if len(set(plan.sources)) != len(plan.sources):
@@ -136,6 +164,7 @@ class Merger:
         """Write the plan's merged weights into :attr:`model`; return the seconds it took."""
         start = time.perf_counter()
         method, options = self.validate(plan)
+        self.pool.task_vectors.check_unchanged()
         previous = torch.get_num_threads()
         switch = self.device.type == "cpu" and self.threads is not None and self.threads != previous
         if switch:
@@ -149,18 +178,19 @@ class Merger:
 
     @torch.no_grad()
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
-        for name in self._base:
-            deltas = tuple(self._deltas[s][name] for s in plan.sources)
-            magnitudes = (
-                tuple(self.magnitude_index(s, name) for s in plan.sources) if method.uses_magnitudes else None
-            )
-            target = self._targets[name]
-            direct = target.is_contiguous() and target.dtype == self._base[name].dtype
-            out = target.data.view(-1) if direct else self.scratch.get("out", target.numel(), self._base[name].dtype)
+        if method.uses_magnitudes:
+            self._build_magnitude_indexes(plan.sources)
+        for name, target in self._targets.items():
+            base, base_is_buffer, deltas = self.reader.read(name, plan.sources)
+            magnitudes = tuple(self._magnitudes[(s, name)] for s in plan.sources) if method.uses_magnitudes else None
+            direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
+            # A 16-bit live model: merge in float32 into the base's own work
+            # buffer (one tensor-sized buffer less), then round into the parameter.
+            out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
             job = TensorJob(
                 name=name,
                 shape=target.shape,
-                base=self._base[name],
+                base=base,
                 deltas=deltas,
                 params=plan.params_for(self.layout.place(name)),
                 options=options,
@@ -173,27 +203,33 @@ class Merger:
             method.merge(job)
             if not direct:
                 target.data.copy_(out.view(target.shape))
-        # The sort buffer is only needed while indexes are built (the first trial).
-        # Freed, it would stay in the C heap (glibc serves blocks of this size
-        # from the heap once one was freed), so trimming hands it back.
-        if self.scratch.release("sort"):
-            release_free_memory()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def _out(self, target: Tensor) -> Tensor:
+        return self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
 
     @torch.no_grad()
     def apply_base(self) -> None:
         """Put the base model's weights back into :attr:`model`."""
+        self.pool.task_vectors.check_unchanged()
         for name, target in self._targets.items():
-            target.data.copy_(self._base[name].view(target.shape))
+            base, _, _ = self.reader.read(name, ())
+            target.data.copy_(base.view(target.shape))
 
     @torch.no_grad()
     def apply_source(self, name: str) -> None:
         """Put source ``name``'s own weights (base + its task vector) into :attr:`model`."""
-        if name not in self._deltas:
+        if name not in self.pool.names:
             raise MergeError(f"unknown source {name!r}; the pool has {list(self.pool.names)}")
+        self.pool.task_vectors.check_unchanged()
         for tensor, target in self._targets.items():
-            torch.add(self._base[tensor], self._deltas[name][tensor], out=target.data.view(-1))
+            base, base_is_buffer, (delta,) = self.reader.read(tensor, (name,))
+            direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
+            out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
+            torch.add(base, delta, out=out)
+            if not direct:
+                target.data.copy_(out.view(target.shape))
 
     def export(self, plan: MergePlan, out_dir: str | Path, overwrite: bool = False) -> Path:
         """Merge ``plan`` and save it as an HF checkpoint (see :func:`mmmo.merge.export.export_plan`)."""

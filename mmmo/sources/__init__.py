@@ -2,5 +2,6 @@
 
 from mmmo.sources.layout import TensorLayout, TensorPlace
 from mmmo.sources.pool import ModelInput, ModelPool
+from mmmo.sources.task_vectors import TaskVectors
 
-__all__ = ["ModelInput", "ModelPool", "TensorLayout", "TensorPlace"]
+__all__ = ["ModelInput", "ModelPool", "TaskVectors", "TensorLayout", "TensorPlace"]

@@ -61,9 +61,12 @@ def weight_files(path: Path, role: str) -> list[Path]:
 
 
 def load_state(path: Path, role: str, dtype: torch.dtype) -> dict[str, Tensor]:
-    """All tensors of a checkpoint directory on the CPU; float tensors cast to ``dtype``.
+    """All tensors of a checkpoint directory in process memory; float tensors cast to ``dtype``.
 
-    Non-float tensors keep their dtype.
+    Non-float tensors keep their dtype. ``safetensors`` hands out tensors that
+    are views of the mapped file; each is copied, so what is held stays valid
+    (and in memory) whatever later happens to the file: a read of a mapped
+    file truncated since would kill the process.
     """
     state: dict[str, Tensor] = {}
     for file in weight_files(path, role):
@@ -72,7 +75,7 @@ def load_state(path: Path, role: str, dtype: torch.dtype) -> dict[str, Tensor]:
         except Exception as error:  # safetensors raises several types for a bad file
             raise SourceError(f"{role}: cannot read {str(file)!r}: {error}") from error
         for name, tensor in part.items():
-            state[name] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+            state[name] = tensor.to(dtype if tensor.is_floating_point() else tensor.dtype, copy=True)
     return state
 
 

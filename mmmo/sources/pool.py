@@ -1,17 +1,18 @@
-"""The model pool: a base model and K sources, held as base weights plus task vectors.
+"""The model pool: a base model and K sources, as base weights plus task vectors.
 
 Each source is a local HF checkpoint directory, a PEFT adapter directory, or an
-in-memory ``nn.Module``. Its task vector ``delta_k = theta_k - theta_base`` is
-computed once, here, for every floating-point parameter of the base. Non-float
-tensors and buffers are not merged: the live model keeps the base's. Tied
-embeddings stay tied because a tied output head is not a tensor of its own
-(it is absent from the checkpoint, and an alias in an in-memory module).
+in-memory ``nn.Module``. Its task vector ``delta_k = theta_k - theta_base``
+covers every floating-point parameter of the base; where it is stored (held in
+memory, or read from the mapped checkpoints one tensor at a time) is the
+pool's ``storage`` (:mod:`mmmo.sources.task_vectors`). Non-float tensors and
+buffers are not merged: the live model keeps the base's. Tied embeddings stay
+tied because a tied output head is not a tensor of its own (it is absent from
+the checkpoint, and an alias in an in-memory module).
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,24 +22,14 @@ import torch
 from torch import Tensor, nn
 
 from mmmo.errors import SourceError
-from mmmo.sources.checkpoint import check_model_dir, is_adapter_dir, load_state
 from mmmo.sources.layout import TensorLayout
-from mmmo.sources.lora import adapter_delta
+from mmmo.sources.loading import build_task_vectors, describe_pool, instantiate
+from mmmo.sources.storage_choice import available_memory, choose_storage
+from mmmo.sources.task_vectors import TaskVectors
 
 ModelInput = str | Path | nn.Module
 
 
-def _module_state(module: nn.Module, dtype: torch.dtype) -> dict[str, Tensor]:
-    """Float parameters of a module by state-dict name; tied aliases appear once."""
-    return {
-        name: param.detach().to("cpu", dtype).clone()
-        for name, param in module.named_parameters(remove_duplicate=True)
-        if param.is_floating_point()
-    }
-
-
-def _architecture(config: Any) -> tuple[str, tuple[str, ...]]:
-    return getattr(config, "model_type", ""), tuple(getattr(config, "architectures", None) or ())
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,8 +42,9 @@ class ModelPool:
         tokenizer: The base directory's tokenizer, or None.
         base_path: The base checkpoint directory (None for an in-memory base).
         source_paths: Source name -> its directory (None for an in-memory source).
-        base_state: Float tensors of the base by name, on the CPU (``dtype``).
-        dtype: Float dtype of the base tensors and task vectors.
+        dtype: Float dtype of the live model and of held tensors.
+        task_vectors: Where the base and the task vectors live (see
+            :mod:`mmmo.sources.task_vectors`); ``task_vectors.mode`` is the storage.
         base_module: The in-memory base module, when the base was given as one.
     """
 
@@ -61,9 +53,8 @@ class ModelPool:
     tokenizer: Any
     base_path: Path | None
     source_paths: dict[str, Path | None]
-    base_state: dict[str, Tensor]
     dtype: torch.dtype
-    _deltas: dict[str, dict[str, Tensor]]
+    task_vectors: TaskVectors
     base_module: nn.Module | None = None
 
     @classmethod
@@ -72,66 +63,60 @@ class ModelPool:
         base: ModelInput,
         sources: Mapping[str, ModelInput] | Sequence[ModelInput],
         dtype: torch.dtype = torch.float32,
+        storage: str = "auto",
+        available_bytes: int | None = None,
     ) -> ModelPool:
-        """Load a base and its sources and compute every task vector once.
+        """Load a base and its sources, holding or mapping them as ``storage`` says.
 
         Args:
             base: HF checkpoint directory or in-memory causal LM.
             sources: Name -> directory / adapter directory / module, or a sequence
                 of directories (each named after its folder).
-            dtype: Float dtype of base and task vectors.
+            dtype: Float dtype of the live model and of held tensors.
+            storage: ``resident``, ``mmap`` or ``auto`` (see
+                :mod:`mmmo.sources.storage_choice`); decided from the
+                checkpoints' headers before any tensor is read.
+            available_bytes: Memory to fit in (default: the system's available memory).
 
         Raises:
-            SourceError: a path is missing or unreadable, a source's architecture,
-                tensor names or shapes differ from the base's, or a tensor holds
-                NaN or inf. The message names the model and the tensor.
+            SourceError: a path is missing or unreadable, a safetensors file is
+                truncated, a source's architecture, tensor names or shapes
+                differ from the base's, a tensor holds NaN or inf, or the
+                storage asked for does not fit. The message names the model
+                and the tensor or file.
         """
         named = _name_sources(sources)
         if not named:
             raise SourceError("a model pool needs at least one source besides the base")
-        base_path, base_module, config, base_state = _load_base(base, dtype)
-        _check_finite(base_state, "base")
-        tokenizer = _load_tokenizer(base_path) if base_path is not None else None
+        described = describe_pool(base, named, dtype)
+        available = available_memory() if available_bytes is None else available_bytes
+        mode = choose_storage(storage, described.needs, available, described.can_map)
 
         def make_base_model() -> nn.Module:
-            return _instantiate(base_path, base_module, config, dtype)
+            return instantiate(described.base_path, described.base_module, described.config, dtype)
 
-        deltas: dict[str, dict[str, Tensor]] = {}
-        source_paths: dict[str, Path | None] = {}
-        for name, source in named.items():
-            role = f"source {name!r}"
-            if isinstance(source, nn.Module):
-                source_paths[name] = None
-                _check_architecture(getattr(source, "config", None), config, role)
-                state = _module_state(source, dtype)
-                deltas[name] = _subtract_base(state, base_state, role)
-                continue
-            path = check_model_dir(Path(source), role)
-            source_paths[name] = path
-            if is_adapter_dir(path):
-                delta = adapter_delta(path, role, make_base_model, base_state)
-                _check_finite(delta, role)
-                deltas[name] = delta
-                continue
-            _check_architecture(_load_config(path, role), config, role)
-            state = {k: v for k, v in load_state(path, role, dtype).items() if v.is_floating_point()}
-            deltas[name] = _subtract_base(state, base_state, role)
+        task_vectors = build_task_vectors(described, mode, dtype, make_base_model)
+        tokenizer = _load_tokenizer(described.base_path) if described.base_path is not None else None
         return cls(
             names=tuple(named),
-            config=config,
+            config=described.config,
             tokenizer=tokenizer,
-            base_path=base_path,
-            source_paths=source_paths,
-            base_state=base_state,
+            base_path=described.base_path,
+            source_paths=described.source_paths,
             dtype=dtype,
-            _deltas=deltas,
-            base_module=base_module,
+            task_vectors=task_vectors,
+            base_module=described.base_module,
         )
 
     @cached_property
     def layout(self) -> TensorLayout:
         """Each merged tensor's decoder layer and role (built on first use, then kept)."""
         return TensorLayout.build(self.config, self.tensor_names)
+
+    @property
+    def storage(self) -> str:
+        """``resident`` or ``mmap``: how the task vectors are stored."""
+        return self.task_vectors.mode
 
     @property
     def num_layers(self) -> int:
@@ -141,24 +126,57 @@ class ModelPool:
     @property
     def tensor_names(self) -> tuple[str, ...]:
         """Names of the merged (float, untied) tensors, in checkpoint order."""
-        return tuple(self.base_state)
+        return tuple(self.task_vectors.shapes)
+
+    @property
+    def base_state(self) -> Mapping[str, Tensor]:
+        """Float tensors of the base by name, on the CPU, in ``dtype`` (mapped ones converted when read)."""
+        return self.task_vectors.base_state()
 
     @property
     def model_bytes(self) -> int:
-        """Bytes of one model's merged tensors (the unit of memory budgets)."""
-        return sum(t.numel() * t.element_size() for t in self.base_state.values())
+        """Bytes of one model's merged tensors in ``dtype`` (the unit of memory budgets)."""
+        size = torch.empty((), dtype=self.dtype).element_size()
+        return sum(shape.numel() for shape in self.task_vectors.shapes.values()) * size
 
-    def delta(self, name: str) -> dict[str, Tensor]:
-        """Task vector of source ``name``: tensor name -> ``theta_k - theta_base``."""
-        try:
-            return self._deltas[name]
-        except KeyError:
-            raise SourceError(f"unknown source {name!r}; the pool has {list(self.names)}") from None
+    def delta(self, name: str) -> Mapping[str, Tensor]:
+        """Task vector of source ``name``: tensor name -> ``theta_k - theta_base``, in ``dtype``.
+
+        Held float32 task vectors are returned as they are; others are formed
+        when a tensor is read, so iterating holds one tensor at a time.
+        """
+        if name not in self.names:
+            raise SourceError(f"unknown source {name!r}; the pool has {list(self.names)}")
+        return _SourceDelta(self.task_vectors, name)
 
     def build_model(self, device: str | torch.device = "cpu") -> nn.Module:
         """A fresh causal LM with the base's weights, buffers and config, in eval mode."""
-        model = _instantiate(self.base_path, self.base_module, self.config, self.dtype)
+        model = instantiate(self.base_path, self.base_module, self.config, self.dtype)
+        if torch.device(device).type == "cpu" and self.base_path is not None:
+            # Loaded tensors may be views of the mapped checkpoint; the live model
+            # is written every trial, and a write to a mapped file truncated
+            # since would kill the process. Each gets memory of its own.
+            with torch.no_grad():
+                for tensor in (*model.parameters(), *model.buffers()):
+                    tensor.data = tensor.data.clone()
         return model.to(device).eval()
+
+
+class _SourceDelta(Mapping[str, Tensor]):
+    def __init__(self, task_vectors: TaskVectors, source: str) -> None:
+        self._tv = task_vectors
+        self._source = source
+
+    def __getitem__(self, tensor: str) -> Tensor:
+        if tensor not in self._tv.shapes:
+            raise KeyError(tensor)
+        return self._tv.delta(self._source, tensor)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tv.shapes)
+
+    def __len__(self) -> int:
+        return len(self._tv.shapes)
 
 
 def _name_sources(sources: Mapping[str, ModelInput] | Sequence[ModelInput]) -> dict[str, ModelInput]:
@@ -175,33 +193,6 @@ def _name_sources(sources: Mapping[str, ModelInput] | Sequence[ModelInput]) -> d
     return named
 
 
-def _load_config(path: Path, role: str) -> Any:
-    from transformers import AutoConfig
-
-    if not (path / "config.json").is_file():
-        raise SourceError(f"{role}: no config.json in {str(path)!r}")
-    try:
-        return AutoConfig.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError, KeyError) as error:
-        raise SourceError(f"{role}: cannot read config.json in {str(path)!r}: {error}") from error
-
-
-def _load_base(
-    base: ModelInput, dtype: torch.dtype
-) -> tuple[Path | None, nn.Module | None, Any, dict[str, Tensor]]:
-    if isinstance(base, nn.Module):
-        config = getattr(base, "config", None)
-        if config is None:
-            raise SourceError("base: an in-memory base must be a transformers model (it has no .config)")
-        return None, base, config, _module_state(base, dtype)
-    path = check_model_dir(Path(base), "base")
-    if is_adapter_dir(path):
-        raise SourceError(f"base: {str(path)!r} is a PEFT adapter; the base must be a full checkpoint")
-    config = _load_config(path, "base")
-    state = {k: v for k, v in load_state(path, "base", dtype).items() if v.is_floating_point()}
-    return path, None, config, state
-
-
 def _load_tokenizer(path: Path) -> Any:
     from transformers import AutoTokenizer
 
@@ -209,48 +200,3 @@ def _load_tokenizer(path: Path) -> Any:
         return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, TypeError, KeyError):
         return None  # a checkpoint without tokenizer files is valid
-
-
-def _instantiate(path: Path | None, module: nn.Module | None, config: Any, dtype: torch.dtype) -> nn.Module:
-    if module is not None:
-        return copy.deepcopy(module).to(dtype)
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True)
-
-
-def _check_architecture(config: Any, base_config: Any, role: str) -> None:
-    if config is None:
-        return
-    theirs, ours = _architecture(config), _architecture(base_config)
-    if theirs[0] != ours[0] or (theirs[1] and ours[1] and theirs[1] != ours[1]):
-        raise SourceError(
-            f"{role}: architecture mismatch: model_type {theirs[0]!r} {list(theirs[1])}, "
-            f"base is {ours[0]!r} {list(ours[1])}"
-        )
-
-
-def _check_finite(state: Mapping[str, Tensor], role: str) -> None:
-    for name, tensor in state.items():
-        if not bool(torch.isfinite(tensor).all()):
-            raise SourceError(f"{role}: tensor {name!r} contains NaN or inf")
-
-
-def _subtract_base(state: dict[str, Tensor], base_state: Mapping[str, Tensor], role: str) -> dict[str, Tensor]:
-    """Turn a source's float tensors into its task vector, in place."""
-    extra = sorted(set(state) - set(base_state))
-    if extra:
-        hint = " (the base ties its output head to the embeddings)" if "lm_head.weight" in extra else ""
-        raise SourceError(f"{role}: has tensor {extra[0]!r} that the base lacks{hint}")
-    for name, base_tensor in base_state.items():
-        tensor = state.get(name)
-        if tensor is None:
-            raise SourceError(f"{role}: missing tensor {name!r}")
-        if tensor.shape != base_tensor.shape:
-            raise SourceError(
-                f"{role}: tensor {name!r} has shape {list(tensor.shape)}, base has {list(base_tensor.shape)}"
-            )
-        if not bool(torch.isfinite(tensor).all()):
-            raise SourceError(f"{role}: tensor {name!r} contains NaN or inf")
-        tensor.sub_(base_tensor)
-    return {name: state[name] for name in base_state}

@@ -103,11 +103,12 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     )
 
 
-@pytest.fixture(scope="session")
-def tiny_pool(tiny_models: TinyModels):
+@pytest.fixture(scope="session", params=["resident", "mmap"])
+def tiny_pool(tiny_models: TinyModels, request):
+    """The tiny pool in each task-vector storage: every merge test runs on both."""
     from mmmo.sources import ModelPool
 
-    return ModelPool.load(tiny_models.base, tiny_models.experts)
+    return ModelPool.load(tiny_models.base, tiny_models.experts, storage=request.param)
 
 
 @pytest.fixture(scope="session")

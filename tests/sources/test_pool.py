@@ -11,6 +11,8 @@ from mmmo.merge import Merger
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
 
+STORAGES = pytest.mark.parametrize("storage", ["resident", "mmap"])
+
 
 def _state(path):
     return load_file(str(path / "model.safetensors"))
@@ -29,9 +31,10 @@ def test_pool_holds_base_and_task_vectors(tiny_models, tiny_pool):
         tiny_pool.delta("omega")
 
 
-def test_sharded_checkpoint_gives_same_task_vector(tiny_models, tiny_pool):
+@STORAGES
+def test_sharded_checkpoint_gives_same_task_vector(tiny_models, tiny_pool, storage):
     assert (tiny_models.sharded / "model.safetensors.index.json").is_file()
-    pool = ModelPool.load(tiny_models.base, {"sharded": tiny_models.sharded})
+    pool = ModelPool.load(tiny_models.base, {"sharded": tiny_models.sharded}, storage=storage)
     for name, delta in tiny_pool.delta("alpha").items():
         assert torch.equal(pool.delta("sharded")[name], delta)
 
@@ -41,10 +44,11 @@ def test_sequence_of_paths_is_named_by_folder(tiny_models):
     assert pool.names == ("beta", "gamma")
 
 
-def test_lora_adapter_delta_is_its_full_rank_update(tiny_models):
+@STORAGES
+def test_lora_adapter_delta_is_its_full_rank_update(tiny_models, storage):
     from safetensors.torch import load_file as load
 
-    pool = ModelPool.load(tiny_models.base, {"lora": tiny_models.adapter})
+    pool = ModelPool.load(tiny_models.base, {"lora": tiny_models.adapter}, storage=storage)
     config = json.loads((tiny_models.adapter / "adapter_config.json").read_text())
     scale = config["lora_alpha"] / config["r"]
     weights = load(str(tiny_models.adapter / "adapter_model.safetensors"))
@@ -68,8 +72,9 @@ def test_in_memory_modules_as_base_and_source(tiny_models, tiny_pool):
     assert merger.model is not base
 
 
-def test_tied_embeddings_stay_tied(tiny_models):
-    pool = ModelPool.load(tiny_models.tied_base, {"t": tiny_models.tied_expert})
+@STORAGES
+def test_tied_embeddings_stay_tied(tiny_models, storage):
+    pool = ModelPool.load(tiny_models.tied_base, {"t": tiny_models.tied_expert}, storage=storage)
     assert "lm_head.weight" not in pool.tensor_names
     merger = Merger(pool)
     merger.apply(MergePlan.uniform("task_arithmetic", ("t",), weight=0.5))
@@ -93,7 +98,8 @@ def test_missing_path_is_named(tiny_models, tmp_path):
         ModelPool.load(tmp_path / "nowhere", {"x": tiny_models.experts["alpha"]})
 
 
-def test_architecture_mismatch_is_named(tiny_models, tmp_path):
+@STORAGES
+def test_architecture_mismatch_is_named(tiny_models, tmp_path, storage):
     other = tmp_path / "other"
     shutil.copytree(tiny_models.experts["alpha"], other)
     config = json.loads((other / "config.json").read_text())
@@ -101,7 +107,7 @@ def test_architecture_mismatch_is_named(tiny_models, tmp_path):
     config["architectures"] = ["MistralForCausalLM"]
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(SourceError, match="source 'odd': architecture mismatch: model_type 'mistral'"):
-        ModelPool.load(tiny_models.base, {"odd": other})
+        ModelPool.load(tiny_models.base, {"odd": other}, storage=storage)
 
 
 def _edited_copy(tiny_models, tmp_path, edit):
@@ -113,25 +119,29 @@ def _edited_copy(tiny_models, tmp_path, edit):
     return other
 
 
-def test_shape_mismatch_is_named(tiny_models, tmp_path):
+@STORAGES
+def test_shape_mismatch_is_named(tiny_models, tmp_path, storage):
     name = "model.layers.1.mlp.up_proj.weight"
     path = _edited_copy(tiny_models, tmp_path, lambda s: s.__setitem__(name, torch.zeros(3, 3)))
     with pytest.raises(SourceError, match=rf"source 'bad': tensor '{name}' has shape \[3, 3\], base has \[64, 32\]"):
-        ModelPool.load(tiny_models.base, {"bad": path})
+        ModelPool.load(tiny_models.base, {"bad": path}, storage=storage)
 
 
-def test_missing_tensor_is_named(tiny_models, tmp_path):
+@STORAGES
+def test_missing_tensor_is_named(tiny_models, tmp_path, storage):
     path = _edited_copy(tiny_models, tmp_path, lambda s: s.pop("model.norm.weight"))
     with pytest.raises(SourceError, match="source 'bad': missing tensor 'model.norm.weight'"):
-        ModelPool.load(tiny_models.base, {"bad": path})
+        ModelPool.load(tiny_models.base, {"bad": path}, storage=storage)
 
 
-def test_untied_head_on_tied_base_is_named(tiny_models):
+@STORAGES
+def test_untied_head_on_tied_base_is_named(tiny_models, storage):
     with pytest.raises(SourceError, match="'lm_head.weight' that the base lacks .*ties"):
-        ModelPool.load(tiny_models.tied_base, {"untied": tiny_models.experts["alpha"]})
+        ModelPool.load(tiny_models.tied_base, {"untied": tiny_models.experts["alpha"]}, storage=storage)
 
 
-def test_nan_or_inf_in_a_source_is_named(tiny_models, tmp_path):
+@STORAGES
+def test_nan_or_inf_in_a_source_is_named(tiny_models, tmp_path, storage):
     name = "model.layers.0.self_attn.v_proj.weight"
 
     def poison(state):
@@ -140,16 +150,17 @@ def test_nan_or_inf_in_a_source_is_named(tiny_models, tmp_path):
 
     path = _edited_copy(tiny_models, tmp_path, poison)
     with pytest.raises(SourceError, match=f"source 'bad': tensor '{name}' contains NaN or inf"):
-        ModelPool.load(tiny_models.base, {"bad": path})
+        ModelPool.load(tiny_models.base, {"bad": path}, storage=storage)
 
 
-def test_non_safetensors_directory_and_adapter_base_are_refused(tiny_models, tmp_path):
+@STORAGES
+def test_non_safetensors_directory_and_adapter_base_are_refused(tiny_models, tmp_path, storage):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "config.json").write_text((tiny_models.base / "config.json").read_text())
     with pytest.raises(SourceError, match="only safetensors checkpoints"):
-        ModelPool.load(tiny_models.base, {"e": tmp_path / "empty"})
+        ModelPool.load(tiny_models.base, {"e": tmp_path / "empty"}, storage=storage)
     with pytest.raises(SourceError, match="base: .* is a PEFT adapter"):
-        ModelPool.load(tiny_models.adapter, {"a": tiny_models.experts["alpha"]})
+        ModelPool.load(tiny_models.adapter, {"a": tiny_models.experts["alpha"]}, storage=storage)
 
 
 def test_pool_needs_a_source(tiny_models):
