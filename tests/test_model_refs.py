@@ -126,3 +126,53 @@ def test_uncached_hub_id_is_refused_before_any_trial(hf_cache, tiny_zoo, tmp_pat
     with pytest.raises(SourceError, match=rf"models\.1\.path: model 'org/gone' is not in the Hugging Face cache {hf_cache}"):
         Campaign.create(path, _config("org/tiny-base", [str(expert), "org/gone"], tiny_zoo.tasks[tiny_zoo.expert_tasks[0]].test))
     assert not path.exists()
+
+
+_CONFIG_CODE = """from transformers import LlamaConfig
+
+
+class TinyCodeConfig(LlamaConfig):
+    model_type = "tinycode_llama"
+"""
+
+_MODEL_CODE = """from transformers import LlamaForCausalLM
+
+from .configuration_tinycode import TinyCodeConfig
+
+
+class TinyCodeForCausalLM(LlamaForCausalLM):
+    config_class = TinyCodeConfig
+"""
+
+
+def _with_own_code(source: Path, folder: Path) -> Path:
+    """A copy of checkpoint ``source`` whose config.json names an architecture only its own code defines."""
+    shutil.copytree(source, folder)
+    (folder / "configuration_tinycode.py").write_text(_CONFIG_CODE)
+    (folder / "modeling_tinycode.py").write_text(_MODEL_CODE)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(
+        model_type="tinycode_llama",
+        architectures=["TinyCodeForCausalLM"],
+        auto_map={
+            "AutoConfig": "configuration_tinycode.TinyCodeConfig",
+            "AutoModelForCausalLM": "modeling_tinycode.TinyCodeForCausalLM",
+        },
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_a_model_with_its_own_code_runs_only_when_the_config_trusts_it(tiny_zoo, tmp_path):
+    names = list(tiny_zoo.experts)[:2]
+    base = _with_own_code(tiny_zoo.base, tmp_path / "base")
+    models = [{"path": str(_with_own_code(tiny_zoo.experts[n], tmp_path / n)), "name": n} for n in names]
+    config = _config(str(base), models, tiny_zoo.tasks[names[0]].test)
+    with pytest.raises(SourceError, match="trust_remote_code: true"):
+        Campaign.create(tmp_path / "refused.sqlite", config)
+    assert not (tmp_path / "refused.sqlite").exists()
+    with Campaign.create(tmp_path / "trusted.sqlite", {**config, "trust_remote_code": True}) as campaign:
+        campaign.run()
+        trials = campaign.trials()
+        assert type(campaign._build_engine().merger.model).__name__ == "TinyCodeForCausalLM"
+    assert (trials["origin"] == "searched").sum() == 1 and (trials["status"] == "complete").all(), trials["error"].tolist()

@@ -79,7 +79,9 @@ class TrialEvaluator:
         device = config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        pool = ModelPool.load(models.base, models.sources, dtype=dtype, storage=config.storage)
+        pool = ModelPool.load(
+            models.base, models.sources, dtype=dtype, storage=config.storage, trust_remote_code=config.trust_remote_code
+        )
         # The tensors are known only now: refuse a granularity whose groups are empty.
         SearchSpace(config.space, pool.names, layout=pool.layout)
         self.merger = Merger(pool, device=device)

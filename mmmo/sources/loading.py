@@ -63,7 +63,9 @@ class PoolDescription:
         return {s.name: s.path for s in self.sources}
 
 
-def describe_pool(base: Any, named: Mapping[str, Any], dtype: torch.dtype) -> PoolDescription:
+def describe_pool(
+    base: Any, named: Mapping[str, Any], dtype: torch.dtype, trust_remote_code: bool = False
+) -> PoolDescription:
     """Check every model against the base from configs and headers; size each storage mode."""
     if isinstance(base, nn.Module):
         config = getattr(base, "config", None)
@@ -75,7 +77,7 @@ def describe_pool(base: Any, named: Mapping[str, Any], dtype: torch.dtype) -> Po
         base_path = check_model_dir(Path(base), "base")
         if is_adapter_dir(base_path):
             raise SourceError(f"base: {str(base_path)!r} is a PEFT adapter; the base must be a full checkpoint")
-        config = load_config(base_path, "base")
+        config = load_config(base_path, "base", trust_remote_code)
         base_files = tuple(weight_files(base_path, "base"))
         entries = header_entries(list(base_files), "base")
         shapes = {name: e.shape for name, e in entries.items() if e.dtype.is_floating_point}
@@ -90,7 +92,7 @@ def describe_pool(base: Any, named: Mapping[str, Any], dtype: torch.dtype) -> Po
         if is_adapter_dir(path):
             sources.append(SourceDescription(name, "adapter", path=path, factors=lora_factors(path, role, shapes)))
             continue
-        check_architecture(load_config(path, role), config, role)
+        check_architecture(load_config(path, role, trust_remote_code), config, role)
         files = tuple(weight_files(path, role))
         entries = header_entries(list(files), role)
         check_shapes({n: e.shape for n, e in entries.items() if e.dtype.is_floating_point}, shapes, role)
@@ -166,13 +168,13 @@ def _float_parameters(module: nn.Module, dtype: torch.dtype | None = None):
             yield name, (param if dtype is None else param.detach().to("cpu", dtype).clone())
 
 
-def load_config(path: Path, role: str) -> Any:
+def load_config(path: Path, role: str, trust_remote_code: bool = False) -> Any:
     from transformers import AutoConfig
 
     if not (path / "config.json").is_file():
         raise SourceError(f"{role}: no config.json in {str(path)!r}")
     try:
-        return AutoConfig.from_pretrained(str(path), local_files_only=True)
+        return AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as error:
         raise SourceError(f"{role}: cannot read config.json in {str(path)!r}: {error}") from error
 
@@ -212,9 +214,13 @@ def check_finite(state: Mapping[str, Tensor], role: str) -> None:
             raise SourceError(f"{role}: tensor {name!r} contains NaN or inf")
 
 
-def instantiate(path: Path | None, module: nn.Module | None, config: Any, dtype: torch.dtype) -> nn.Module:
+def instantiate(
+    path: Path | None, module: nn.Module | None, config: Any, dtype: torch.dtype, trust_remote_code: bool = False
+) -> nn.Module:
     if module is not None:
         return copy.deepcopy(module).to(dtype)
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True)
+    return AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=dtype, local_files_only=True, trust_remote_code=trust_remote_code
+    )

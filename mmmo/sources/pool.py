@@ -46,6 +46,7 @@ class ModelPool:
         task_vectors: Where the base and the task vectors live (see
             :mod:`mmmo.sources.task_vectors`); ``task_vectors.mode`` is the storage.
         base_module: The in-memory base module, when the base was given as one.
+        trust_remote_code: Whether the checkpoints' own code (``auto_map``) may run.
     """
 
     names: tuple[str, ...]
@@ -56,6 +57,7 @@ class ModelPool:
     dtype: torch.dtype
     task_vectors: TaskVectors
     base_module: nn.Module | None = None
+    trust_remote_code: bool = False
 
     @classmethod
     def load(
@@ -65,6 +67,7 @@ class ModelPool:
         dtype: torch.dtype = torch.float32,
         storage: str = "auto",
         available_bytes: int | None = None,
+        trust_remote_code: bool = False,
     ) -> ModelPool:
         """Load a base and its sources, holding or mapping them as ``storage`` says.
 
@@ -77,6 +80,8 @@ class ModelPool:
                 :mod:`mmmo.sources.storage_choice`); decided from the
                 checkpoints' headers before any tensor is read.
             available_bytes: Memory to fit in (default: the system's available memory).
+            trust_remote_code: Let checkpoints that need their own code
+                (``auto_map`` in config.json) run it; refused otherwise.
 
         Raises:
             SourceError: a path is missing or unreadable, a safetensors file is
@@ -88,15 +93,17 @@ class ModelPool:
         named = _name_sources(sources)
         if not named:
             raise SourceError("a model pool needs at least one source besides the base")
-        described = describe_pool(base, named, dtype)
+        described = describe_pool(base, named, dtype, trust_remote_code)
         available = available_memory() if available_bytes is None else available_bytes
         mode = choose_storage(storage, described.needs, available, described.can_map)
 
         def make_base_model() -> nn.Module:
-            return instantiate(described.base_path, described.base_module, described.config, dtype)
+            return instantiate(
+                described.base_path, described.base_module, described.config, dtype, trust_remote_code
+            )
 
         task_vectors = build_task_vectors(described, mode, dtype, make_base_model)
-        tokenizer = _load_tokenizer(described.base_path) if described.base_path is not None else None
+        tokenizer = _load_tokenizer(described.base_path, trust_remote_code) if described.base_path else None
         return cls(
             names=tuple(named),
             config=described.config,
@@ -106,6 +113,7 @@ class ModelPool:
             dtype=dtype,
             task_vectors=task_vectors,
             base_module=described.base_module,
+            trust_remote_code=trust_remote_code,
         )
 
     @cached_property
@@ -151,7 +159,7 @@ class ModelPool:
 
     def build_model(self, device: str | torch.device = "cpu") -> nn.Module:
         """A fresh causal LM with the base's weights, buffers and config, in eval mode."""
-        model = instantiate(self.base_path, self.base_module, self.config, self.dtype)
+        model = instantiate(self.base_path, self.base_module, self.config, self.dtype, self.trust_remote_code)
         if torch.device(device).type == "cpu" and self.base_path is not None:
             # Loaded tensors may be views of the mapped checkpoint; the live model
             # is written every trial, and a write to a mapped file truncated
@@ -193,10 +201,10 @@ def _name_sources(sources: Mapping[str, ModelInput] | Sequence[ModelInput]) -> d
     return named
 
 
-def _load_tokenizer(path: Path) -> Any:
+def _load_tokenizer(path: Path, trust_remote_code: bool = False) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError, KeyError):
         return None  # a checkpoint without tokenizer files is valid
