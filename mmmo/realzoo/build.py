@@ -19,7 +19,6 @@ Layout of a real zoo folder::
 
 from __future__ import annotations
 
-import json
 import resource
 import shutil
 import time
@@ -41,9 +40,7 @@ from mmmo.realzoo.lora import LoraSettings, save_adapter, train_lora
 from mmmo.realzoo.score import SCORER, FirstLineExactMatch
 from mmmo.zoo.cached_build import build_cached
 from mmmo.zoo.determinism import deterministic, sub_seed
-
-MANIFEST = "manifest.json"
-
+from mmmo.zoo.manifest import MANIFEST, manifest_scores, read_manifest, write_manifest
 
 @dataclass(frozen=True)
 class RealZoo:
@@ -71,25 +68,19 @@ class RealZoo:
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Model name (``base`` or a task key) -> task key -> exact match at build time."""
-        return {
-            model: {task: s["exact_match"] for task, s in by_task.items()}
-            for model, by_task in self.manifest["scores"].items()
-        }
+        return manifest_scores(self.manifest, "exact_match")
 
     @classmethod
     def load(cls, root: str | Path) -> RealZoo:
         """Open a built real zoo folder (one with a ``manifest.json``)."""
         root = Path(root)
-        path = root / MANIFEST
-        if not path.is_file():
-            raise ZooError(f"{path} not found: {root} is not a built real zoo")
+        manifest = read_manifest(root, "real zoo")
         try:
-            manifest = json.loads(path.read_text())
             experts = tuple(task_key(t) for t in manifest["config"]["expert_tasks"])
             held_out = tuple(task_key(t) for t in manifest["config"]["held_out_tasks"])
             merged = bool(manifest["config"]["save_merged"])
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ZooError(f"{path} is not a real zoo manifest: {error}") from error
+        except (KeyError, TypeError) as error:
+            raise ZooError(f"{root / MANIFEST} is not a real zoo manifest: {error}") from error
         tasks = experts + held_out
         return cls(
             root,
@@ -229,7 +220,7 @@ def _build_into(root: Path, config: RealZooConfig, log: Callable[[str], None]) -
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(root, manifest)
 
 
 def _brief(scores: dict[str, dict[str, float]]) -> str:

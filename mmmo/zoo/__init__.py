@@ -11,8 +11,7 @@ zoo (settings, the cached build) load without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmmo.lazy import lazy_exports
 
 _HOMES = {
     "Zoo": "build",
@@ -31,9 +30,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'mmmo.zoo' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"mmmo.zoo.{home}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,14 +35,12 @@ from mmmo.errors import ZooError
 from mmmo.zoo.cached_build import build_cached
 from mmmo.zoo.config import ZOO_FORMAT_VERSION, ZooConfig
 from mmmo.zoo.evaluate import EVALUATOR, TaskScorer
+from mmmo.zoo.manifest import MANIFEST, manifest_scores, read_manifest, write_manifest
 from mmmo.zoo.data import make_splits
 from mmmo.zoo.determinism import deterministic, sub_seed
 from mmmo.zoo.tasks import get_task, write_jsonl
 from mmmo.zoo.tokenizer import build_tokenizer
 from mmmo.zoo.train import encode_examples, new_model, train
-
-MANIFEST = "manifest.json"
-
 
 @dataclass(frozen=True)
 class ZooTask:
@@ -84,24 +81,18 @@ class Zoo:
 
     def scores(self, metric: str = "exact_match") -> dict[str, dict[str, float]]:
         """Model name -> task name -> ``metric`` as measured at build time."""
-        return {
-            model: {task: s[metric] for task, s in by_task.items()}
-            for model, by_task in self.manifest["scores"].items()
-        }
+        return manifest_scores(self.manifest, metric)
 
     @classmethod
     def load(cls, root: str | Path) -> Zoo:
         """Open a built zoo folder (one with a ``manifest.json``)."""
         root = Path(root)
-        path = root / MANIFEST
-        if not path.is_file():
-            raise ZooError(f"{path} not found: {root} is not a built zoo")
+        manifest = read_manifest(root, "zoo")
         try:
-            manifest = json.loads(path.read_text())
             expert_tasks = tuple(manifest["config"]["expert_tasks"])
             held_out = tuple(manifest["config"]["held_out_tasks"])
-        except (json.JSONDecodeError, KeyError) as error:
-            raise ZooError(f"{path} is not a zoo manifest: {error}") from error
+        except KeyError as error:
+            raise ZooError(f"{root / MANIFEST} is not a zoo manifest: {error}") from error
         tasks = {
             name: ZooTask(
                 name,
@@ -238,4 +229,4 @@ def _build_into(root: Path, config: ZooConfig, progress: bool) -> None:
         "seconds": timings,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(root, manifest)
