@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmmo.errors import ZooError
-from mmmo.zoo.tasks import Example, write_jsonl  # the demo zoo's example and JSONL format
+# Both zoos share one example type and JSONL format; re-exported here.
+from mmmo.zoo.tasks import Example, write_jsonl  # noqa: F401
 
 TASKS_FOLDER = "bigbench/benchmark_tasks"
 

@@ -42,6 +42,7 @@ from mmmo.zoo.cached_build import build_cached
 from mmmo.zoo.determinism import deterministic, sub_seed
 from mmmo.zoo.manifest import MANIFEST, manifest_scores, read_manifest, write_manifest
 
+
 @dataclass(frozen=True)
 class RealZoo:
     """A built real zoo: paths of its base, adapters and data, and its manifest.

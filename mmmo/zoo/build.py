@@ -42,6 +42,7 @@ from mmmo.zoo.tasks import get_task, write_jsonl
 from mmmo.zoo.tokenizer import build_tokenizer
 from mmmo.zoo.train import encode_examples, new_model, train
 
+
 @dataclass(frozen=True)
 class ZooTask:
     """One task of the zoo: its JSONL splits and whether an expert learned it."""
