@@ -17,6 +17,7 @@ from mmmo.errors import CampaignLockedError, ConfigError, SourceError, StoreErro
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
 from mmmo.search.pareto import hypervolume, infer_ref_point, pareto_mask, to_maximization
+from micro_models import save_micro_models
 
 TESTS = Path(__file__).resolve().parent
 REFERENCES = ["base", "a", "b", "recipe:linear", "recipe:task_arithmetic", "recipe:ties", "recipe:dare_ties"]
@@ -25,28 +26,8 @@ REFERENCES = ["base", "a", "b", "recipe:linear", "recipe:task_arithmetic", "reci
 @pytest.fixture(scope="module")
 def micro(tmp_path_factory):
     """A 4-layer random Llama base, two perturbed sources and two answer files."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from mmmo.zoo import build_tokenizer
-
     root = tmp_path_factory.mktemp("micro")
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=4, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    base = LlamaForCausalLM(config)
-    for name in ("base", "a", "b"):
-        model = LlamaForCausalLM(config)
-        model.load_state_dict(base.state_dict())
-        if name != "base":
-            with torch.no_grad():
-                for parameter in model.parameters():
-                    parameter.add_(0.05 * torch.randn_like(parameter))
-        model.save_pretrained(root / name)
-        tokenizer.save_pretrained(root / name)
+    save_micro_models(root, num_layers=4)
     for task, letters in (("t1", "abc"), ("t2", "xyz")):
         lines = [json.dumps({"prompt": c * 3, "answer": c[::-1]}) for c in letters]
         (root / f"{task}.jsonl").write_text("\n".join(lines) + "\n")

@@ -13,8 +13,7 @@ without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmmo.lazy import lazy_exports
 
 _HOMES = {
     "Example": "bigbench",
@@ -35,9 +34,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'mmmo.realzoo' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"mmmo.realzoo.{home}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

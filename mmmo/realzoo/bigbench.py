@@ -25,19 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmmo.errors import ZooError
+# Both zoos share one example type and JSONL format; re-exported here.
+from mmmo.zoo.tasks import Example, write_jsonl  # noqa: F401
 
 TASKS_FOLDER = "bigbench/benchmark_tasks"
-
-
-@dataclass(frozen=True)
-class Example:
-    """One prompt/answer pair (the answer as the model should continue the prompt)."""
-
-    prompt: str
-    answer: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "answer": self.answer}
 
 
 @dataclass(frozen=True)
@@ -122,11 +113,3 @@ def split_task(
     if not test:
         raise ZooError(f"BIG-bench task {name!r} has no examples left for a test split")
     return TaskSplits(name, train, test)
-
-
-def write_jsonl(examples: tuple[Example, ...], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        for example in examples:
-            handle.write(json.dumps(example.to_dict()) + "\n")
-    return path

@@ -2,9 +2,9 @@
 
 ``build_real_zoo(config)`` returns the zoo in
 ``mmmo.cache.cache_dir() / "zoo" / config.cache_key()``, built like the demo
-zoo (:mod:`mmmo.zoo.build`): into a staging folder beside it, renamed into
-place only when complete, under a lock, so a killed build leaves nothing
-that looks finished. The downloaded packages are kept in
+zoo (:func:`mmmo.zoo.cached_build.build_cached`): into a staging folder beside
+it, renamed into place only when complete, under a lock, so a killed build
+leaves nothing that looks finished. The downloaded packages are kept in
 ``<cache>/real/packages`` and shared by every real zoo.
 
 Layout of a real zoo folder::
@@ -19,11 +19,8 @@ Layout of a real zoo folder::
 
 from __future__ import annotations
 
-import json
-import os
 import resource
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,9 +38,9 @@ from mmmo.realzoo.convert import convert_gguf
 from mmmo.realzoo.fetch import BIGBENCH, SMOLLM2, SMOLLM2_GGUF, fetch, unpack_member
 from mmmo.realzoo.lora import LoraSettings, save_adapter, train_lora
 from mmmo.realzoo.score import SCORER, FirstLineExactMatch
-from mmmo.zoo.build import _build_lock, _deterministic, _sub_seed
-
-MANIFEST = "manifest.json"
+from mmmo.zoo.cached_build import build_cached
+from mmmo.zoo.determinism import deterministic, sub_seed
+from mmmo.zoo.manifest import MANIFEST, manifest_scores, read_manifest, write_manifest
 
 
 @dataclass(frozen=True)
@@ -72,25 +69,19 @@ class RealZoo:
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Model name (``base`` or a task key) -> task key -> exact match at build time."""
-        return {
-            model: {task: s["exact_match"] for task, s in by_task.items()}
-            for model, by_task in self.manifest["scores"].items()
-        }
+        return manifest_scores(self.manifest, "exact_match")
 
     @classmethod
     def load(cls, root: str | Path) -> RealZoo:
         """Open a built real zoo folder (one with a ``manifest.json``)."""
         root = Path(root)
-        path = root / MANIFEST
-        if not path.is_file():
-            raise ZooError(f"{path} not found: {root} is not a built real zoo")
+        manifest = read_manifest(root, "real zoo")
         try:
-            manifest = json.loads(path.read_text())
             experts = tuple(task_key(t) for t in manifest["config"]["expert_tasks"])
             held_out = tuple(task_key(t) for t in manifest["config"]["held_out_tasks"])
             merged = bool(manifest["config"]["save_merged"])
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ZooError(f"{path} is not a real zoo manifest: {error}") from error
+        except (KeyError, TypeError) as error:
+            raise ZooError(f"{root / MANIFEST} is not a real zoo manifest: {error}") from error
         tasks = experts + held_out
         return cls(
             root,
@@ -123,26 +114,9 @@ def build_real_zoo(config: RealZooConfig | None = None, log: Callable[[str], Non
     """
     config = config or RealZooConfig()
     log = log or (lambda line: None)
-    target = real_zoo_dir(config)
-    if (target / MANIFEST).is_file():
-        return RealZoo.load(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(target):
-        if (target / MANIFEST).is_file():  # built by another process while we waited
-            return RealZoo.load(target)
-        for stale in target.parent.glob(f".{target.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            _build_into(staging, config, log)
-            staging.chmod(0o755)  # mkdtemp made it private; a finished zoo is shared
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return RealZoo.load(target)
+    return build_cached(
+        real_zoo_dir(config), MANIFEST, lambda staging: _build_into(staging, config, log), RealZoo.load
+    )
 
 
 def _cpu_seconds() -> float:
@@ -192,12 +166,12 @@ def _build_into(root: Path, config: RealZooConfig, log: Callable[[str], None]) -
         config.lora_rank, config.lora_alpha, config.target_modules, config.steps, config.lr, config.batch_size
     )
     keys = [task_key(name) for name in config.tasks]
-    seeds = {f"lora:{k}": _sub_seed(config.seed, f"lora:{k}") for k in keys[: len(config.expert_tasks)]}
+    seeds = {f"lora:{k}": sub_seed(config.seed, f"lora:{k}") for k in keys[: len(config.expert_tasks)]}
     tokenizer = AutoTokenizer.from_pretrained(root / "base")
     scorers = {key: FirstLineExactMatch(root / "data" / key / "test.jsonl", tokenizer) for key in keys}
     scores: dict[str, dict[str, dict[str, float]]] = {}
     losses: dict[str, list[float]] = {}
-    with _deterministic():
+    with deterministic():
         clock = time.perf_counter()
         base = AutoModelForCausalLM.from_pretrained(root / "base").eval()
         scores["base"] = {key: scorer(base).to_dict() for key, scorer in scorers.items()}
@@ -247,7 +221,7 @@ def _build_into(root: Path, config: RealZooConfig, log: Callable[[str], None]) -
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(root, manifest)
 
 
 def _brief(scores: dict[str, dict[str, float]]) -> str:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from mmmo.errors import ConfigError
+from mmmo.zoo.settings import ZooSettings
 
 #: Bumped whenever the same settings would build a different zoo (prompt
 #: format, training loop, file layout), so old caches are not reused.
@@ -32,7 +29,7 @@ def task_key(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class RealZooConfig:
+class RealZooConfig(ZooSettings):
     """Everything that determines a real zoo, bit for bit.
 
     The default is the zoo of ``mmmo real-zoo``; :meth:`reduced` is the
@@ -71,11 +68,7 @@ class RealZooConfig:
     save_merged: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("expert_tasks", "held_out_tasks", "target_modules"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, tuple):
-                # A list would make the config unhashable and the key unstable.
-                object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value))
+        self._freeze_tuples("expert_tasks", "held_out_tasks", "target_modules")
         if not self.expert_tasks:
             raise ConfigError("RealZooConfig.expert_tasks: at least one expert task is needed")
         for field in ("expert_tasks", "held_out_tasks"):
@@ -114,15 +107,6 @@ class RealZooConfig:
             target_modules=("q_proj", "v_proj"),
         )
 
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        """Every evaluated task: experts' first, then held-out ones."""
-        return self.expert_tasks + self.held_out_tasks
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
     def cache_key(self) -> str:
         """A hash of every setting and :data:`REAL_ZOO_FORMAT_VERSION` (16 hex digits)."""
-        payload = json.dumps({"format": REAL_ZOO_FORMAT_VERSION, "config": self.to_dict()}, sort_keys=True)
-        return "real-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return "real-" + self._settings_hash(REAL_ZOO_FORMAT_VERSION)

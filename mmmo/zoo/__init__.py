@@ -4,25 +4,30 @@
 string primitives, fully fine-tunes one expert per synthetic exact-match task
 from it, measures every model on every task, and caches the result as real HF
 checkpoints (see :mod:`mmmo.zoo.build` for the folder layout).
+
+Names are imported on first use, so the light modules shared with the real
+zoo (settings, the cached build) load without torch.
 """
 
-from mmmo.zoo.build import Zoo, ZooTask, build_zoo, zoo_dir
-from mmmo.zoo.data import ZooSplits, make_splits
-from mmmo.zoo.config import ZOO_FORMAT_VERSION, ZooConfig
-from mmmo.zoo.tasks import TASKS, VOCABULARY, StringTask
-from mmmo.zoo.tokenizer import build_tokenizer
+from __future__ import annotations
 
-__all__ = [
-    "TASKS",
-    "VOCABULARY",
-    "ZOO_FORMAT_VERSION",
-    "StringTask",
-    "Zoo",
-    "ZooConfig",
-    "ZooSplits",
-    "ZooTask",
-    "build_tokenizer",
-    "build_zoo",
-    "make_splits",
-    "zoo_dir",
-]
+from mmmo.lazy import lazy_exports
+
+_HOMES = {
+    "Zoo": "build",
+    "ZooTask": "build",
+    "build_zoo": "build",
+    "zoo_dir": "build",
+    "ZooSplits": "data",
+    "make_splits": "data",
+    "ZOO_FORMAT_VERSION": "config",
+    "ZooConfig": "config",
+    "TASKS": "tasks",
+    "VOCABULARY": "tasks",
+    "StringTask": "tasks",
+    "build_tokenizer": "tokenizer",
+}
+
+__all__ = sorted(_HOMES)
+
+__getattr__ = lazy_exports(__name__, _HOMES)

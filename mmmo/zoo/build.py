@@ -1,10 +1,10 @@
 """Build the demo zoo once and cache it on disk.
 
 ``build_zoo(config)`` returns the zoo in
-``mmmo.cache.cache_dir() / "zoo" / config.cache_key()``. It is built into a
-temporary folder beside it and renamed into place only when complete, so a
-killed build never leaves a folder that looks finished; a lock file makes a
-second process wait for the first instead of building the same zoo twice.
+``mmmo.cache.cache_dir() / "zoo" / config.cache_key()``, built by
+:func:`mmmo.zoo.cached_build.build_cached`: into a temporary folder beside it,
+renamed into place only when complete, under a lock, so a killed build never
+leaves a folder that looks finished and two processes never build it twice.
 
 Layout of a zoo folder::
 
@@ -20,11 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,14 +32,15 @@ from tqdm.auto import tqdm
 
 from mmmo.cache import cache_dir
 from mmmo.errors import ZooError
+from mmmo.zoo.cached_build import build_cached
 from mmmo.zoo.config import ZOO_FORMAT_VERSION, ZooConfig
 from mmmo.zoo.evaluate import EVALUATOR, TaskScorer
+from mmmo.zoo.manifest import MANIFEST, manifest_scores, read_manifest, write_manifest
 from mmmo.zoo.data import make_splits
+from mmmo.zoo.determinism import deterministic, sub_seed
 from mmmo.zoo.tasks import get_task, write_jsonl
 from mmmo.zoo.tokenizer import build_tokenizer
 from mmmo.zoo.train import encode_examples, new_model, train
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -86,24 +82,18 @@ class Zoo:
 
     def scores(self, metric: str = "exact_match") -> dict[str, dict[str, float]]:
         """Model name -> task name -> ``metric`` as measured at build time."""
-        return {
-            model: {task: s[metric] for task, s in by_task.items()}
-            for model, by_task in self.manifest["scores"].items()
-        }
+        return manifest_scores(self.manifest, metric)
 
     @classmethod
     def load(cls, root: str | Path) -> Zoo:
         """Open a built zoo folder (one with a ``manifest.json``)."""
         root = Path(root)
-        path = root / MANIFEST
-        if not path.is_file():
-            raise ZooError(f"{path} not found: {root} is not a built zoo")
+        manifest = read_manifest(root, "zoo")
         try:
-            manifest = json.loads(path.read_text())
             expert_tasks = tuple(manifest["config"]["expert_tasks"])
             held_out = tuple(manifest["config"]["held_out_tasks"])
-        except (json.JSONDecodeError, KeyError) as error:
-            raise ZooError(f"{path} is not a zoo manifest: {error}") from error
+        except KeyError as error:
+            raise ZooError(f"{root / MANIFEST} is not a zoo manifest: {error}") from error
         tasks = {
             name: ZooTask(
                 name,
@@ -129,60 +119,9 @@ def build_zoo(config: ZooConfig | None = None, progress: bool = True) -> Zoo:
     changed setting gives a different cache key and a new build.
     """
     config = config or ZooConfig()
-    target = zoo_dir(config)
-    if (target / MANIFEST).is_file():
-        return Zoo.load(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(target):
-        if (target / MANIFEST).is_file():  # built by another process while we waited
-            return Zoo.load(target)
-        for stale in target.parent.glob(f".{target.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            _build_into(staging, config, progress)
-            staging.chmod(0o755)  # mkdtemp made it private; a finished zoo is shared
-            if target.exists():  # an incomplete folder (no manifest) from an older layout
-                shutil.rmtree(target)
-            os.rename(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return Zoo.load(target)
-
-
-@contextlib.contextmanager
-def _build_lock(target: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename alone keeps the cache sound
-        yield
-        return
-    with open(target.parent / f".{target.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _deterministic() -> Iterator[None]:
-    """Deterministic kernels on one thread, restored afterwards.
-
-    One thread keeps the reduction order of every kernel fixed (so the bits do
-    not depend on the machine's core count), and for a model this small it is
-    no slower than two: its matrices are too small to split well, and on a
-    busy shared machine a second thread mostly waits for a core.
-    """
-    previous = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous[0])
-        torch.set_num_threads(previous[1])
+    return build_cached(
+        zoo_dir(config), MANIFEST, lambda staging: _build_into(staging, config, progress), Zoo.load
+    )
 
 
 @contextlib.contextmanager
@@ -200,11 +139,6 @@ def _hf_progress_bars(enabled: bool) -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _sub_seed(seed: int, purpose: str) -> int:
-    """A seed for one stage, stable across Python runs (unlike ``hash``)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:4], "little")
-
-
 def _build_into(root: Path, config: ZooConfig, progress: bool) -> None:
     started = time.perf_counter()
     splits = make_splits(config)
@@ -215,12 +149,12 @@ def _build_into(root: Path, config: ZooConfig, progress: bool) -> None:
 
     tokenizer = build_tokenizer()
     pretrain = encode_examples(splits.pretrain, tokenizer)
-    seeds = {"init": _sub_seed(config.seed, "init"), "pretrain": _sub_seed(config.seed, "pretrain")}
-    seeds.update({f"finetune:{t}": _sub_seed(config.seed, f"finetune:{t}") for t in config.expert_tasks})
+    seeds = {"init": sub_seed(config.seed, "init"), "pretrain": sub_seed(config.seed, "pretrain")}
+    seeds.update({f"finetune:{t}": sub_seed(config.seed, f"finetune:{t}") for t in config.expert_tasks})
     total = config.pretrain_steps + config.finetune_steps * len(config.expert_tasks)
     bar = tqdm(total=total, desc="zoo: base", unit="step", disable=not progress)
     timings: dict[str, float] = {}
-    with _deterministic(), bar:
+    with deterministic(), bar:
         clock = time.perf_counter()
         base = new_model(
             tokenizer,
@@ -296,4 +230,4 @@ def _build_into(root: Path, config: ZooConfig, progress: bool) -> None:
         "seconds": timings,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(root, manifest)

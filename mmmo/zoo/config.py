@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from mmmo.errors import ConfigError
+from mmmo.zoo.settings import ZooSettings
 from mmmo.zoo.tasks import COMPOSITE_NAMES, PRIMITIVE_NAMES, VOCABULARY, get_task
 
 #: Bumped whenever the same settings would build a different zoo (data
@@ -17,7 +14,7 @@ ZOO_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
-class ZooConfig:
+class ZooConfig(ZooSettings):
     """Everything that determines a zoo, bit for bit.
 
     The default is the demo zoo (benchmarks, ``mmmo demo``);
@@ -68,11 +65,7 @@ class ZooConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("pretrain_tasks", "expert_tasks", "held_out_tasks"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not isinstance(value, tuple):
-                # A list would make the config unhashable and the key unstable.
-                object.__setattr__(self, name, tuple([value] if isinstance(value, str) else value))
+        self._freeze_tuples("pretrain_tasks", "expert_tasks", "held_out_tasks")
         for name in self.pretrain_tasks:
             get_task(name, "pretrain_tasks")
             if name not in PRIMITIVE_NAMES:
@@ -153,17 +146,6 @@ class ZooConfig:
             weight_decay=0.0,
         )
 
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        """Every evaluated task: experts' first, then held-out ones."""
-        return self.expert_tasks + self.held_out_tasks
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
     def cache_key(self) -> str:
         """A hash of every setting and :data:`ZOO_FORMAT_VERSION` (16 hex digits)."""
-        payload = json.dumps(
-            {"format": ZOO_FORMAT_VERSION, "config": self.to_dict()}, sort_keys=True
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return self._settings_hash(ZOO_FORMAT_VERSION)

@@ -54,11 +54,16 @@ class StringTask:
 
 @dataclass(frozen=True)
 class Example:
+    """One prompt/answer pair (the answer as the model should continue the prompt)."""
+
     prompt: str
     answer: str
 
+    def to_dict(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "answer": self.answer}
+
     def to_json(self) -> str:
-        return json.dumps({"prompt": self.prompt, "answer": self.answer}, ensure_ascii=True)
+        return json.dumps(self.to_dict(), ensure_ascii=True)
 
 
 def _shift(text: str, alphabet: str, k: int) -> str:
@@ -203,11 +208,13 @@ def make_noise(
     return examples
 
 
-def write_jsonl(examples: Iterable[Example], path: Path) -> None:
+def write_jsonl(examples: Iterable[Example], path: Path) -> Path:
+    """Write ``examples`` as ``{"prompt", "answer"}`` lines; return ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for example in examples:
             f.write(example.to_json() + "\n")
+    return path
 
 
 def read_jsonl(path: Path) -> list[Example]:

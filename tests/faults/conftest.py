@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the suite's helpers: ``import faultlib``
+from micro_models import save_micro_models  # noqa: E402  (tests/, put on the path by tests/conftest.py)
 _outcomes: Counter = Counter()
 
 
@@ -43,28 +43,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def micro(tmp_path_factory) -> Path:
     """A 2-layer random Llama base, two perturbed sources, a LoRA adapter and an answer file."""
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from mmmo.zoo import build_tokenizer
+    from transformers import LlamaForCausalLM
 
     root = tmp_path_factory.mktemp("faults-micro")
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=32, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    base = LlamaForCausalLM(config)
-    for name in ("base", "a", "b"):
-        model = LlamaForCausalLM(config)
-        model.load_state_dict(base.state_dict())
-        if name != "base":
-            with torch.no_grad():
-                for parameter in model.parameters():
-                    parameter.add_(0.05 * torch.randn_like(parameter))
-        model.save_pretrained(root / name)
-        tokenizer.save_pretrained(root / name)
+    config = save_micro_models(root, num_layers=2)
     lora = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     lora.save_pretrained(root / "lora")
     lines = [json.dumps({"prompt": c * 3, "answer": c}) for c in "abc"]
