@@ -207,19 +207,10 @@ def _consensus_sum(job: TensorJob, keeps: Sequence[Keep], normalize: bool, lam: 
         job.write(out, start, stop)
 
 
-def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normalize: bool, lam: float) -> bool:
-    """Merge with the C kernel when it takes this job; return whether it did."""
-    if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
-        return False
-    tensors = (job.base, job.out, *job.deltas)
-    whole = native.usable(*tensors, dtypes=native.KERNEL_DTYPES)
-    if not whole and not native.usable_widened(*tensors):
-        return False
-    # The kernel draws random masks four entries per hash word, from an aligned start.
-    if any(keep.kind == "bernoulli" for keep in keeps) and (job.offset % 4 or (not whole and job.chunk % 4)):
-        return False
+def _kernel_arguments(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normalize: bool, lam: float) -> dict:
+    """The kernel's keyword arguments besides its tensors."""
     total = sum(job.weights)
-    arguments = dict(
+    return dict(
         kinds=[keep.kind for keep in keeps],
         lows=[keep.low for keep in keeps],
         highs=[keep.high for keep in keeps],
@@ -232,6 +223,20 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
         scalar_divisor=total if normalize and abs(total) >= 1e-8 else 1.0,
         lam=lam,
     )
+
+
+def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normalize: bool, lam: float) -> bool:
+    """Merge with the C kernel when it takes this job; return whether it did."""
+    if len(keeps) > native.MAX_SOURCES or any(keep.kind not in native.KEEP_CODES for keep in keeps):
+        return False
+    tensors = (job.base, job.out, *job.deltas)
+    whole = native.usable(*tensors, dtypes=native.KERNEL_DTYPES)
+    if not whole and not native.usable_widened(*tensors):
+        return False
+    # The kernel draws random masks four entries per hash word, from an aligned start.
+    if any(keep.kind == "bernoulli" for keep in keeps) and (job.offset % 4 or (not whole and job.chunk % 4)):
+        return False
+    arguments = _kernel_arguments(job, keeps, consensus, normalize, lam)
     if whole:
         native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, **arguments)
         return True
@@ -243,6 +248,36 @@ def _native_merge(job: TensorJob, keeps: Sequence[Keep], consensus: bool, normal
         native.gta_merge(base, deltas, out=out, offset=job.offset + start, **arguments)
         job.write(out, start, stop)
     return True
+
+
+def kernel_takes_weights(job: TensorJob, keeps: Sequence[Keep]) -> bool:
+    """Whether :func:`merge_from_weights` can merge ``job``: the C kernel takes its tensors whole."""
+    return (
+        len(keeps) <= native.MAX_SOURCES
+        and all(keep.kind in native.KEEP_CODES for keep in keeps)
+        and not (job.offset % 4 and any(keep.kind == "bernoulli" for keep in keeps))
+        and native.usable(job.base, job.out, *job.deltas, dtypes=native.KERNEL_DTYPES)
+    )
+
+
+def merge_from_weights(
+    job: TensorJob,
+    keeps: Sequence[Keep],
+    consensus: bool,
+    normalize: bool,
+    lam: float,
+    from_weights: Sequence[bool],
+) -> None:
+    """:func:`generalized_task_arithmetic` of a job whose ``deltas[k]`` are source ``k``'s weights
+    where ``from_weights[k]`` (task vectors elsewhere), merged by the C kernel.
+
+    The kernel forms each task vector ``f32(weights) - f32(base)`` a block at a
+    time in cache, so no float32 task vector is written to memory; the merge
+    has the bits of the one given those task vectors. Callers check
+    :func:`kernel_takes_weights` first.
+    """
+    arguments = _kernel_arguments(job, keeps, consensus, normalize, lam)
+    native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, from_weights=from_weights, **arguments)
 
 
 def generalized_task_arithmetic(

@@ -171,16 +171,35 @@ static inline const float *as_float(const void *data, int type, int64_t first, i
     return buffer;
 }
 
-/* One block of a merge with bfloat16 tensors: widened into stack buffers, merged, rounded once. */
+/* Entries [first, first + m) of a source's weights less the (float32) base: its task vector, in buffer.
+ * The same float32 subtraction the reader makes, so the task vector has the same bits. */
+static inline const float *weights_less_base(const void *data, int type, int64_t first, int m, const float *base,
+                                             float *buffer) {
+    if (type == TYPE_FLOAT32) {
+        const float *w = (const float *)data + first;
+        for (int j = 0; j < m; j++) buffer[j] = w[j] - base[j];
+    } else {
+        const uint16_t *h = (const uint16_t *)data + first;
+        for (int j = 0; j < m; j++) buffer[j] = bf16_to_float(h[j]) - base[j];
+    }
+    return buffer;
+}
+
+/* One block of a merge with bfloat16 tensors or sources given as weights: widened (and for weights,
+ * less the base) into stack buffers, merged, rounded once. Task vectors never leave the cache. */
 static void widened_block(const merge_args *a, block_fn block, int k, int64_t first, int m, const void *base,
-                          int base_type, const void *const *deltas, const int32_t *delta_types, void *out,
-                          int out_type) {
+                          int base_type, const void *const *deltas, const int32_t *delta_types,
+                          const int32_t *from_weights, void *out, int out_type) {
     float base_buffer[BLOCK], out_buffer[BLOCK];
     float delta_buffer[MAX_SOURCES][BLOCK];
     const float *delta_rows[MAX_SOURCES];
     merge_args local = *a;
     local.base = as_float(base, base_type, first, m, base_buffer);
-    for (int s = 0; s < k; s++) delta_rows[s] = as_float(deltas[s], delta_types[s], first, m, delta_buffer[s]);
+    for (int s = 0; s < k; s++) {
+        delta_rows[s] = from_weights != NULL && from_weights[s]
+                            ? weights_less_base(deltas[s], delta_types[s], first, m, local.base, delta_buffer[s])
+                            : as_float(deltas[s], delta_types[s], first, m, delta_buffer[s]);
+    }
     local.deltas = delta_rows;
     local.out = out_type == TYPE_FLOAT32 ? (float *)out + first : out_buffer;
     local.offset = a->offset + first; /* masks are drawn by the entry's index in the whole tensor */
@@ -201,17 +220,19 @@ static void widened_block(const merge_args *a, block_fn block, int k, int64_t fi
  * Random masks are drawn for entries offset + i (offset a multiple of 4).
  * base, each delta and out are float32 or bfloat16 (base_type, delta_types[k],
  * out_type); bfloat16 blocks are widened on the stack and the merged block
- * rounded once, so the arithmetic is float32 either way.
+ * rounded once, so the arithmetic is float32 either way. from_weights (NULL:
+ * none) marks sources whose pointer holds weights rather than a task vector:
+ * their task vector f32(weights) - f32(base) is formed per block on the stack.
  * Returns 0, or -1 when k or offset is out of range.
  */
 int gta_merge(const void *base, const void *const *deltas, int k, int64_t n, const int32_t *kinds,
               const float *lows, const float *highs, const uint32_t *levels, const uint64_t *keys,
               const float *coefficients, const float *weights, int consensus, int normalize,
               float scalar_divisor, float lam, void *out, int64_t offset, int base_type,
-              const int32_t *delta_types, int out_type, int threads) {
+              const int32_t *delta_types, int out_type, int threads, const int32_t *from_weights) {
     if (k < 1 || k > MAX_SOURCES || offset < 0 || (offset & 3)) return -1;
     int widened = base_type != TYPE_FLOAT32 || out_type != TYPE_FLOAT32;
-    for (int s = 0; s < k; s++) widened |= delta_types[s] != TYPE_FLOAT32;
+    for (int s = 0; s < k; s++) widened |= delta_types[s] != TYPE_FLOAT32 || (from_weights != NULL && from_weights[s]);
     merge_args a;
     a.base = (const float *)base;
     a.deltas = (const float *const *)deltas;
@@ -239,7 +260,7 @@ int gta_merge(const void *base, const void *const *deltas, int k, int64_t n, con
         int64_t first = i * BLOCK;
         int m = (int)(n - first < BLOCK ? n - first : BLOCK);
         if (widened) {
-            widened_block(&a, block, k, first, m, base, base_type, deltas, delta_types, out, out_type);
+            widened_block(&a, block, k, first, m, base, base_type, deltas, delta_types, from_weights, out, out_type);
         } else {
             block(&a, k, first, m);
         }

@@ -18,15 +18,19 @@ import ctypes
 import ctypes.util
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from mmmo.errors import MergeError, SourceError
+from mmmo.merge import native
 from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob, budget_chunk
+from mmmo.merge.gta import kernel_takes_weights, merge_from_weights
 from mmmo.merge.magnitude import MagnitudeIndex
 from mmmo.merge.methods import get_method
+from mmmo.merge.task_arithmetic import task_arithmetic_terms
 from mmmo.merge.tensor_reader import TensorReader
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
@@ -37,6 +41,9 @@ from mmmo.sources.task_vectors import COMPUTE_DTYPE
 # thousands of short ops, each a fork-join across the threads: when another
 # process holds a core, every op waits for the descheduled thread.
 DEFAULT_THREADS = 1
+# Methods the C kernel merges straight from 16-bit source weights on the CPU,
+# by name: the generalized-task-arithmetic terms of a job.
+WEIGHTS_KERNEL_TERMS: dict[str, Callable[[TensorJob], dict]] = {"task_arithmetic": task_arithmetic_terms}
 
 
 def release_free_memory() -> None:
@@ -110,6 +117,8 @@ class Merger:
             self._targets[name] = param
         self.reader = TensorReader(pool.task_vectors, self.device, self.scratch, device_budget)
         self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
+        #: Tensors merged by the kernel from the sources' weights (see :meth:`_merge_from_weights`).
+        self.weights_kernel_tensors = 0
         release_free_memory()
 
     def magnitude_index(self, source: str, tensor: str, delta: Tensor, work_key: str = "sort") -> MagnitudeIndex:
@@ -180,7 +189,10 @@ class Merger:
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
         if method.uses_magnitudes:
             self._build_magnitude_indexes(plan.sources)
+        terms = WEIGHTS_KERNEL_TERMS.get(method.name) if self.device.type == "cpu" else None
         for name, target in self._targets.items():
+            if terms is not None and self._merge_from_weights(name, target, plan, options, terms):
+                continue
             base, base_is_buffer, deltas = self.reader.read(name, plan.sources)
             magnitudes = tuple(self._magnitudes[(s, name)] for s in plan.sources) if method.uses_magnitudes else None
             direct = target.is_contiguous() and target.dtype == COMPUTE_DTYPE
@@ -205,6 +217,42 @@ class Merger:
                 target.data.copy_(out.view(target.shape))
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def _merge_from_weights(
+        self, name: str, target: Tensor, plan: MergePlan, options: dict, terms: Callable[[TensorJob], dict]
+    ) -> bool:
+        """Merge one tensor with the C kernel reading the 16-bit weights themselves; return whether it did.
+
+        The kernel forms each task vector from the base's and the source's
+        weights a block at a time in cache and writes the live parameter in its
+        own dtype, so the float32 task vectors never go to memory: the same
+        bits as :meth:`TensorReader.read` followed by the method, with about
+        half the memory traffic.
+        """
+        if not (target.is_contiguous() and target.dtype in native.KERNEL_DTYPES):
+            return False
+        read = self.reader.read_weights(name, plan.sources, native.KERNEL_DTYPES)
+        if read is None or not any(read[2]):
+            return False
+        base, inputs, from_weights = read
+        job = TensorJob(
+            name=name,
+            shape=target.shape,
+            base=base,
+            deltas=inputs,
+            params=plan.params_for(self.layout.place(name)),
+            options=options,
+            seed=plan.seed,
+            out=target.data.view(-1),
+            scratch=self.scratch,
+            chunk=self.chunk,
+        )
+        arguments = terms(job)
+        if not kernel_takes_weights(job, arguments["keeps"]):
+            return False
+        merge_from_weights(job, from_weights=from_weights, **arguments)
+        self.weights_kernel_tensors += 1
+        return True
 
     def _out(self, target: Tensor) -> Tensor:
         return self.scratch.get("out", target.numel(), COMPUTE_DTYPE)

@@ -50,7 +50,7 @@ def _declare(library: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
         ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_int64,
-        ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+        ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
     ]  # fmt: skip
     library.bracket_magnitudes.restype = ctypes.c_int64
     library.bracket_magnitudes.argtypes = [
@@ -107,10 +107,16 @@ def gta_merge(
     lam: float,
     out: Tensor,
     offset: int = 0,
+    from_weights: Sequence[bool] | None = None,
 ) -> None:
     """Write the merge of flat ``base: [n]`` and ``deltas[k]: [n]`` into ``out: [n]`` (see gta_kernel.c).
 
     Each tensor is float32 or bfloat16 (:data:`KERNEL_DTYPES`); the arithmetic is float32.
+
+    ``from_weights[k]`` true says ``deltas[k]`` holds source ``k``'s weights: the
+    kernel forms its task vector ``f32(weights) - f32(base)`` block by block in
+    cache, the same float32 subtraction the reader makes, so the merge has the
+    same bits as one given that task vector, at a fraction of the memory traffic.
 
     ``offset`` (a multiple of 4) is the index of entry 0 in the whole tensor: random
     masks are drawn by that index, so slices of a tensor merge to the bits of the whole.
@@ -128,6 +134,9 @@ def gta_merge(
             raise ValueError(f"the merge kernel takes {sorted(map(str, KERNEL_DTYPES))} tensors, got {tensor.dtype}")
     pointers = _array(ctypes.c_void_p, [d.data_ptr() for d in deltas])
     delta_types = _array(ctypes.c_int32, [KERNEL_DTYPES[d.dtype] for d in deltas])
+    if from_weights is not None and len(from_weights) != k:
+        raise ValueError(f"the merge kernel got {len(from_weights)} from_weights flags for {k} sources")
+    weights_flags = None if from_weights is None else _array(ctypes.c_int32, [int(bool(f)) for f in from_weights])
     status = library.gta_merge(
         base.data_ptr(), ctypes.addressof(pointers), k, base.numel(),
         _array(ctypes.c_int32, [KEEP_CODES[kind] for kind in kinds]),
@@ -136,6 +145,7 @@ def gta_merge(
         _array(ctypes.c_float, coefficients), _array(ctypes.c_float, weights),
         int(consensus), int(normalize), scalar_divisor, lam, out.data_ptr(), offset,
         KERNEL_DTYPES[base.dtype], delta_types, KERNEL_DTYPES[out.dtype], torch.get_num_threads(),
+        None if weights_flags is None else ctypes.addressof(weights_flags),
     )  # fmt: skip
     if status != 0:
         raise RuntimeError(f"the merge kernel refused its arguments (status {status})")

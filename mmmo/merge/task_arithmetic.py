@@ -13,14 +13,18 @@ from mmmo.merge.base import MergeMethod, TensorJob
 from mmmo.merge.gta import Keep, generalized_task_arithmetic
 
 
-def merge_task_arithmetic(job: TensorJob) -> None:
-    generalized_task_arithmetic(
-        job,
-        [Keep()] * len(job.deltas),
+def task_arithmetic_terms(job: TensorJob) -> dict:
+    """The generalized-task-arithmetic terms of task arithmetic: every entry kept, no consensus."""
+    return dict(
+        keeps=[Keep()] * len(job.deltas),
         consensus=False,
         normalize=bool(job.options["normalize"]),
         lam=float(job.options["lambda"]),
     )
+
+
+def merge_task_arithmetic(job: TensorJob) -> None:
+    generalized_task_arithmetic(job, **task_arithmetic_terms(job))
 
 
 TASK_ARITHMETIC = MergeMethod(

@@ -13,7 +13,7 @@ the merger's work buffers.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -202,6 +202,44 @@ class TensorReader:
             else:
                 deltas[k] = full_delta(moved, base, shape, buffer)
         return base, convert, tuple(deltas)
+
+    def read_weights(
+        self, tensor: str, sources: Sequence[str], dtypes: Collection[torch.dtype]
+    ) -> tuple[Tensor, tuple[Tensor, ...], tuple[bool, ...]] | None:
+        """One tensor's base and sources as stored, for a kernel that forms task vectors itself.
+
+        Returns ``(base, inputs, from_weights)``, all flat ``[n]`` on the CPU:
+        the pool's own base tensor, and per source either its own weights
+        (``from_weights[k]``) or its task vector (a held delta, a LoRA update
+        formed in a work buffer, or zeros). None where that does not apply:
+        tensors off the CPU or streamed, or a base or weights that are not
+        contiguous tensors of ``dtypes``; then :meth:`read` is the way.
+        """
+        if self.moves:
+            return None
+        base = self.tv.base(tensor)
+        if not (base.dtype in dtypes and base.is_contiguous()):
+            return None
+        shape = self.tv.shapes[tensor]
+        n = shape.numel()
+        inputs: list[Tensor] = []
+        from_weights: list[bool] = []
+        for k, source in enumerate(sources):
+            stored = self.tv.stored(source, tensor)
+            if stored.kind == "weights":
+                if not (stored.tensor.dtype in dtypes and stored.tensor.is_contiguous()):
+                    return None
+                inputs.append(stored.tensor.reshape(-1))
+            elif stored.kind == "delta" and stored.tensor.dtype in dtypes and stored.tensor.is_contiguous():
+                inputs.append(stored.tensor.reshape(-1))
+            elif stored.kind == "zero":
+                inputs.append(self._zeros(n))
+            else:
+                # Deltas of another dtype and LoRA updates do not read the base.
+                buffer = self.scratch.get(self.delta_buffer_key(k), n, COMPUTE_DTYPE)
+                inputs.append(full_delta(stored, None, shape, buffer))
+            from_weights.append(stored.kind == "weights")
+        return base.reshape(-1), tuple(inputs), tuple(from_weights)
 
     @staticmethod
     def delta_buffer_key(k: int) -> str:
