@@ -109,7 +109,7 @@ class PeakSampler:
 # -- one storage mode, in its own process ------------------------------------
 
 
-def run_mode(size: str, mode: str, repeats: int, threads: int) -> dict:
+def run_mode(size: str, mode: str, repeats: int, threads: int, methods: tuple[str, ...] = METHODS) -> dict:
     torch.set_num_threads(threads)
     import transformers
 
@@ -144,7 +144,7 @@ def run_mode(size: str, mode: str, repeats: int, threads: int) -> dict:
     }
     sampler.reset()
     full = tuple(s for s in pool.names if s != ADAPTER)
-    for method in METHODS:
+    for method in methods:
         row = {}
         for label, sources in (("all", pool.names), ("full", full)):
             plan = plan_for(method, sources)
@@ -207,7 +207,7 @@ def read_ceiling(size: str, repeats: int) -> dict:
 
 def _child(args: argparse.Namespace, what: list[str], timeout: float | None) -> dict | None:
     command = [sys.executable, __file__, "--size", args.size, "--repeats", str(args.repeats),
-               "--threads", str(args.threads), "--child", *what]
+               "--threads", str(args.threads), "--methods", *args.methods, "--child", *what]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of mmmo and mergekit")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--mergekit-limit", type=float, default=300.0, help="seconds per mergekit merge")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="methods to measure, for mmmo and mergekit alike")
     parser.add_argument("--skip-mergekit", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("merge_scale.jsonl"))
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.child:
         kind, *rest = args.child
         if kind == "mode":
-            row = run_mode(args.size, rest[0], args.repeats, args.threads)
+            row = run_mode(args.size, rest[0], args.repeats, args.threads, tuple(args.methods))
         elif kind == "mergekit":
             row = run_mergekit(args.size, rest[0], args.threads)
         else:
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         modes[mode] = _child(args, ["mode", mode], None)
         _record(args.out, modes[mode])
     mergekit: dict[str, float | None] = {}
-    for method in METHODS if not args.skip_mergekit else ():
+    for method in args.methods if not args.skip_mergekit else ():
         print(f"mergekit {method} (limit {args.mergekit_limit:.0f} s) ...", flush=True)
         row = _child(args, ["mergekit", method], args.mergekit_limit)
         mergekit[method] = None if row is None else row["seconds"]
@@ -324,7 +326,7 @@ def report(args, pool_files, ceiling: dict, modes: dict, mergekit: dict, auto: d
         print(f"{mode:<9}{s['load_s']:>8.1f}{s['load_peak_anon_model_sizes']:>18.2f}"
               f"{s['merge_peak_anon_model_sizes']:>19.2f}{s['merge_peak_rss_model_sizes']:>18.2f}")
     if "resident" in modes and "mmap" in modes:
-        ratio = max(modes["mmap"]["methods"][m]["all_warm"] / modes["resident"]["methods"][m]["all_warm"] for m in METHODS)
+        ratio = max(modes["mmap"]["methods"][m]["all_warm"] / modes["resident"]["methods"][m]["all_warm"] for m in args.methods)
         summary["warm_mmap_over_resident_max"] = round(ratio, 2)
     print(json.dumps(summary))
     return summary
