@@ -11,29 +11,45 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+import torch
 
 from mmmo.errors import MergeError
 from mmmo.merge.base import STREAM_CHUNK, MergeMethod, OptionValue, TensorJob
 from mmmo.plan import MergePlan
 
 
-def merge_linear(job: TensorJob) -> None:
-    """``out = base * s + sum_k w_k delta_k``, divided by ``s = sum_k w_k`` when normalizing."""
+def merge_linear(job: TensorJob, from_weights: Sequence[bool] | None = None) -> None:
+    """``out = base * s + sum_k w_k delta_k``, divided by ``s = sum_k w_k`` when normalizing.
+
+    ``from_weights[k]`` true says ``job.deltas[k]`` holds source ``k``'s weights:
+    its task vector is formed a chunk at a time (the reader's float32
+    subtraction, so the same bits) and never written whole.
+    """
     total = sum(job.weights)
     normalize = bool(job.options["normalize"])
     scale = 1.0 / total if normalize else 1.0
     for start, stop in job.chunks(STREAM_CHUNK):
         out = job.accumulator(start, stop)
-        base = job.base[start:stop]
+        base = job.read(job.base, start, stop, "base")
         if normalize:
             out.copy_(base)
         else:
             out.copy_(base).mul_(total)
         for k, weight in enumerate(job.weights):
+            delta = job.deltas[k][start:stop]
+            if from_weights is not None and from_weights[k]:
+                delta = torch.sub(delta, base, out=job.scratch.get("delta", stop - start, out.dtype))
             # A 16-bit delta is widened inside the op: the sum is formed in out's float32.
-            out.add_(job.deltas[k][start:stop], alpha=weight * scale)
+            out.add_(delta, alpha=weight * scale)
         job.write(out, start, stop)
+
+
+def merge_linear_from_weights(job: TensorJob, from_weights: Sequence[bool]) -> bool:
+    """:func:`merge_linear` of a job whose ``deltas[k]`` are weights where ``from_weights[k]``."""
+    merge_linear(job, from_weights)
+    return True
 
 
 def _check(plan: MergePlan, options: Mapping[str, OptionValue]) -> None:

@@ -27,10 +27,10 @@ from torch import Tensor, nn
 from mmmo.errors import MergeError, SourceError
 from mmmo.merge import native
 from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob, budget_chunk
-from mmmo.merge.gta import kernel_takes_weights, merge_from_weights
 from mmmo.merge.magnitude import MagnitudeIndex
 from mmmo.merge.methods import get_method
-from mmmo.merge.task_arithmetic import task_arithmetic_terms
+from mmmo.merge.linear import merge_linear_from_weights
+from mmmo.merge.task_arithmetic import merge_task_arithmetic_from_weights
 from mmmo.merge.tensor_reader import TensorReader
 from mmmo.plan import MergePlan
 from mmmo.sources import ModelPool
@@ -41,9 +41,13 @@ from mmmo.sources.task_vectors import COMPUTE_DTYPE
 # thousands of short ops, each a fork-join across the threads: when another
 # process holds a core, every op waits for the descheduled thread.
 DEFAULT_THREADS = 1
-# Methods the C kernel merges straight from 16-bit source weights on the CPU,
-# by name: the generalized-task-arithmetic terms of a job.
-WEIGHTS_KERNEL_TERMS: dict[str, Callable[[TensorJob], dict]] = {"task_arithmetic": task_arithmetic_terms}
+# Methods that merge straight from the sources' weights on the CPU, forming each
+# task vector a piece at a time in cache, by name: ``merge(job, from_weights)``
+# returns whether it merged (see :meth:`Merger._merge_from_weights`).
+FROM_WEIGHTS: dict[str, Callable[[TensorJob, tuple[bool, ...]], bool]] = {
+    "linear": merge_linear_from_weights,
+    "task_arithmetic": merge_task_arithmetic_from_weights,
+}
 
 
 def release_free_memory() -> None:
@@ -117,8 +121,8 @@ class Merger:
             self._targets[name] = param
         self.reader = TensorReader(pool.task_vectors, self.device, self.scratch, device_budget)
         self._magnitudes: dict[tuple[str, str], MagnitudeIndex] = {}
-        #: Tensors merged by the kernel from the sources' weights (see :meth:`_merge_from_weights`).
-        self.weights_kernel_tensors = 0
+        #: Tensors merged from the sources' weights (see :meth:`_merge_from_weights`).
+        self.from_weights_tensors = 0
         release_free_memory()
 
     def magnitude_index(self, source: str, tensor: str, delta: Tensor, work_key: str = "sort") -> MagnitudeIndex:
@@ -189,9 +193,9 @@ class Merger:
     def _merge(self, plan: MergePlan, method: MergeMethod, options: dict) -> None:
         if method.uses_magnitudes:
             self._build_magnitude_indexes(plan.sources)
-        terms = WEIGHTS_KERNEL_TERMS.get(method.name) if self.device.type == "cpu" else None
+        from_weights = FROM_WEIGHTS.get(method.name) if self.device.type == "cpu" else None
         for name, target in self._targets.items():
-            if terms is not None and self._merge_from_weights(name, target, plan, options, terms):
+            if from_weights is not None and self._merge_from_weights(name, target, plan, options, from_weights):
                 continue
             base, base_is_buffer, deltas = self.reader.read(name, plan.sources)
             magnitudes = tuple(self._magnitudes[(s, name)] for s in plan.sources) if method.uses_magnitudes else None
@@ -219,15 +223,20 @@ class Merger:
             torch.cuda.synchronize(self.device)
 
     def _merge_from_weights(
-        self, name: str, target: Tensor, plan: MergePlan, options: dict, terms: Callable[[TensorJob], dict]
+        self,
+        name: str,
+        target: Tensor,
+        plan: MergePlan,
+        options: dict,
+        merge: Callable[[TensorJob, tuple[bool, ...]], bool],
     ) -> bool:
-        """Merge one tensor with the C kernel reading the 16-bit weights themselves; return whether it did.
+        """Merge one tensor from the sources' 16-bit weights themselves; return whether it did.
 
-        The kernel forms each task vector from the base's and the source's
-        weights a block at a time in cache and writes the live parameter in its
-        own dtype, so the float32 task vectors never go to memory: the same
-        bits as :meth:`TensorReader.read` followed by the method, with about
-        half the memory traffic.
+        The method forms each task vector from the base's and the source's
+        weights a piece at a time in cache (task arithmetic in the C kernel)
+        and writes the live parameter in its own dtype, so the float32 task
+        vectors never go to memory: the same bits as :meth:`TensorReader.read`
+        followed by the method, with about half the memory traffic.
         """
         if not (target.is_contiguous() and target.dtype in native.KERNEL_DTYPES):
             return False
@@ -247,11 +256,9 @@ class Merger:
             scratch=self.scratch,
             chunk=self.chunk,
         )
-        arguments = terms(job)
-        if not kernel_takes_weights(job, arguments["keeps"]):
+        if not merge(job, from_weights):
             return False
-        merge_from_weights(job, from_weights=from_weights, **arguments)
-        self.weights_kernel_tensors += 1
+        self.from_weights_tensors += 1
         return True
 
     def _out(self, target: Tensor) -> Tensor:

@@ -9,8 +9,10 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mmmo.merge.base import MergeMethod, TensorJob
-from mmmo.merge.gta import Keep, generalized_task_arithmetic
+from mmmo.merge.gta import Keep, generalized_task_arithmetic, kernel_takes_weights, merge_from_weights
 
 
 def task_arithmetic_terms(job: TensorJob) -> dict:
@@ -25,6 +27,16 @@ def task_arithmetic_terms(job: TensorJob) -> dict:
 
 def merge_task_arithmetic(job: TensorJob) -> None:
     generalized_task_arithmetic(job, **task_arithmetic_terms(job))
+
+
+def merge_task_arithmetic_from_weights(job: TensorJob, from_weights: Sequence[bool]) -> bool:
+    """Merge a job whose ``deltas[k]`` are source weights where ``from_weights[k]`` with the C
+    kernel, which forms the task vectors in cache; return False (nothing done) where it cannot."""
+    terms = task_arithmetic_terms(job)
+    if not kernel_takes_weights(job, terms["keeps"]):
+        return False
+    merge_from_weights(job, from_weights=from_weights, **terms)
+    return True
 
 
 TASK_ARITHMETIC = MergeMethod(

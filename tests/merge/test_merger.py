@@ -257,37 +257,42 @@ def test_a_bfloat16_merge_is_the_float32_merge_rounded(bf16_checkpoints, method,
         assert torch.equal(tensor, merged[torch.float32][name].to(torch.bfloat16)), name
 
 
-# -- the kernel reading 16-bit weights ----------------------------------------
+# -- merging from 16-bit source weights ---------------------------------------
 
 
+@pytest.mark.parametrize("method", ["task_arithmetic", "linear"])
 @pytest.mark.parametrize("storage", ["resident", "mmap"])
 @pytest.mark.parametrize("with_lora", [False, True], ids=["full", "with_lora"])
-@pytest.mark.parametrize("options", [{}, {"normalize": True, "lambda": 0.7}], ids=["default", "normalized"])
-def test_task_arithmetic_from_bfloat16_weights_equals_the_task_vector_path(
-    tiny_models, storage, with_lora, options, live, monkeypatch
+@pytest.mark.parametrize("normalize", [False, True], ids=["plain", "normalized"])
+def test_a_merge_from_bfloat16_weights_equals_the_task_vector_path(
+    tiny_models, method, storage, with_lora, normalize, live, monkeypatch
 ):
     import mmmo.merge.merger as merger_module
+    from mmmo.merge import native
 
+    if method == "task_arithmetic" and not native.available():
+        pytest.skip("no C compiler: task arithmetic merges from task vectors")
     sources = {**tiny_models.experts, **({"lora": tiny_models.adapter} if with_lora else {})}
     pool = ModelPool.load(tiny_models.base, sources, dtype=torch.bfloat16, storage=storage)
     weights = [0.9, -0.4, 0.6, 1.3][: len(pool.names)]
-    plan = MergePlan.uniform("task_arithmetic", pool.names, weight=weights, seed=2, options=options)
+    options = {"normalize": normalize, **({"lambda": 0.7} if method == "task_arithmetic" else {})}
+    plan = MergePlan.uniform(method, pool.names, weight=weights, seed=2, options=options)
     fast = Merger(pool)
     fast.apply(plan)
-    # Every tensor went through the kernel that reads the weights (each has a full source).
-    assert fast.weights_kernel_tensors == len(pool.tensor_names)
-    monkeypatch.setattr(merger_module, "WEIGHTS_KERNEL_TERMS", {})
+    # Every tensor was merged from the weights (each has a full source).
+    assert fast.from_weights_tensors == len(pool.tensor_names)
+    monkeypatch.setattr(merger_module, "FROM_WEIGHTS", {})
     reference = Merger(pool)
     reference.apply(plan)
-    assert reference.weights_kernel_tensors == 0
+    assert reference.from_weights_tensors == 0
     expected = live(reference)
     for name, tensor in live(fast).items():
         assert tensor.dtype == torch.bfloat16
         assert torch.equal(tensor, expected[name]), name
 
 
-def test_the_weights_kernel_is_not_taken_where_the_reader_must_move_tensors(tiny_models):
+def test_no_merge_from_weights_where_the_reader_must_move_tensors(tiny_models):
     pool = ModelPool.load(tiny_models.base, tiny_models.experts, dtype=torch.bfloat16, storage="mmap")
     staged = Merger(pool, device_budget=0)
     staged.apply(MergePlan.uniform("task_arithmetic", pool.names, weight=[0.5, 0.5, 0.5]))
-    assert staged.weights_kernel_tensors == 0 and staged.reader.streamed_parts > 0
+    assert staged.from_weights_tensors == 0 and staged.reader.streamed_parts > 0

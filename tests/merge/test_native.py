@@ -100,3 +100,29 @@ def test_a_failed_build_falls_back_to_torch_with_a_warning(monkeypatch, tmp_path
         assert not native.available()
     assert "could not compile the merge kernel" in caplog.text
     assert not native.usable(torch.zeros(4))
+
+
+def test_the_kernel_forms_task_vectors_from_weights_as_the_reader_does():
+    generator = torch.Generator().manual_seed(3)
+    base = torch.randn(1003, generator=generator).bfloat16()
+    weights = [(base.float() + 0.01 * torch.randn(1003, generator=generator)).bfloat16() for _ in range(3)]
+    deltas = [w.float() - base.float() for w in weights]
+    arguments = dict(
+        kinds=["all", "bernoulli", "above"], lows=[0.0, 0.0, 0.004], highs=[float("inf")] * 3,
+        levels=[0, 128, 0], keys=[0, 99, 0], coefficients=[0.5, -1.5, 0.8], weights=[0.5, -0.75, 0.8],
+        normalize=False, scalar_divisor=1.0, lam=1.0,
+    )  # fmt: skip
+    for consensus in (False, True):
+        expected = torch.empty(1003, dtype=torch.bfloat16)
+        native.gta_merge(base, deltas, out=expected, consensus=consensus, **arguments)
+        got = torch.empty(1003, dtype=torch.bfloat16)
+        native.gta_merge(base, weights, out=got, consensus=consensus, from_weights=[True] * 3, **arguments)
+        assert torch.equal(got, expected)
+        mixed = torch.empty(1003, dtype=torch.bfloat16)
+        native.gta_merge(base, [weights[0], deltas[1], weights[2]], out=mixed, consensus=consensus,
+                         from_weights=[True, False, True], **arguments)  # fmt: skip
+        assert torch.equal(mixed, expected)
+        # Without the flags the weights would be read as task vectors: a different merge.
+        wrong = torch.empty(1003, dtype=torch.bfloat16)
+        native.gta_merge(base, weights, out=wrong, consensus=consensus, **arguments)
+        assert not torch.equal(wrong, expected)
