@@ -28,7 +28,9 @@ On the CPU the one-pass C kernel merges instead (:mod:`mmmo.merge.native`):
 each entry of the base and the task vectors is read once and the merged entry
 written once, with the same keep rules and masks. Contiguous float32 and
 bfloat16 tensors go to it whole (it widens bfloat16 itself); float16 ones go
-chunk by chunk, widened to float32 first. The torch path is the fallback for
+chunk by chunk, widened to float32 first. Given the sources' weights rather
+than their task vectors (:func:`merge_from_weights`), the kernel forms each
+task vector on the stack, block by block. The torch path is the fallback for
 GPUs, keep rules the kernel lacks, and machines without the kernel.
 
 On a GPU every work buffer is one chunk long (``job.chunk``, sized by the

@@ -5,7 +5,10 @@ writes every merged tensor straight into the live parameter, one tensor at a
 time, on the model's device; no file is written. Each tensor's base and task
 vectors are read in float32 (:class:`~mmmo.merge.tensor_reader.TensorReader`,
 from the pool's storage, kept on or streamed to the device) and the merged
-tensor is written in the live model's dtype. Work that does not depend on the
+tensor is written in the live model's dtype. On the CPU, task arithmetic and
+linear merge from the pool's own 16-bit weights instead (``FROM_WEIGHTS``):
+each task vector is formed a piece at a time in cache and never written whole,
+with the same bits. Work that does not depend on the
 trial is done once: task vectors (in the pool, or formed per tensor from the
 mapped checkpoints), the pool's device copies within a memory budget, and
 per-tensor magnitude indexes (built the first time a trimming method needs
