@@ -206,20 +206,7 @@ class Merger:
             # A 16-bit live model: merge in float32 into the base's own work
             # buffer (one tensor-sized buffer less), then round into the parameter.
             out = target.data.view(-1) if direct else base if base_is_buffer else self._out(target)
-            job = TensorJob(
-                name=name,
-                shape=target.shape,
-                base=base,
-                deltas=deltas,
-                params=plan.params_for(self.layout.place(name)),
-                options=options,
-                seed=plan.seed,
-                out=out,
-                scratch=self.scratch,
-                chunk=self.chunk,
-                magnitudes=magnitudes,
-            )
-            method.merge(job)
+            method.merge(self._job(name, target, plan, options, base, deltas, out, magnitudes))
             if not direct:
                 target.data.copy_(out.view(target.shape))
         if self.device.type == "cuda":
@@ -247,22 +234,37 @@ class Merger:
         if read is None or not any(read[2]):
             return False
         base, inputs, from_weights = read
-        job = TensorJob(
-            name=name,
-            shape=target.shape,
-            base=base,
-            deltas=inputs,
-            params=plan.params_for(self.layout.place(name)),
-            options=options,
-            seed=plan.seed,
-            out=target.data.view(-1),
-            scratch=self.scratch,
-            chunk=self.chunk,
-        )
+        job = self._job(name, target, plan, options, base, inputs, target.data.view(-1))
         if not merge(job, from_weights):
             return False
         self.from_weights_tensors += 1
         return True
+
+    def _job(
+        self,
+        name: str,
+        target: Tensor,
+        plan: MergePlan,
+        options: dict,
+        base: Tensor,
+        deltas: tuple[Tensor, ...],
+        out: Tensor,
+        magnitudes: tuple[MagnitudeIndex, ...] | None = None,
+    ) -> TensorJob:
+        """One tensor's merge inputs: ``deltas`` are task vectors, or weights where the method takes them."""
+        return TensorJob(
+            name=name,
+            shape=target.shape,
+            base=base,
+            deltas=deltas,
+            params=plan.params_for(self.layout.place(name)),
+            options=options,
+            seed=plan.seed,
+            out=out,
+            scratch=self.scratch,
+            chunk=self.chunk,
+            magnitudes=magnitudes,
+        )
 
     def _out(self, target: Tensor) -> Tensor:
         return self.scratch.get("out", target.numel(), COMPUTE_DTYPE)
