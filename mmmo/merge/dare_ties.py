@@ -14,18 +14,20 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mmmo.merge.base import MergeMethod, TensorJob
-from mmmo.merge.gta import bernoulli_keeps, generalized_task_arithmetic
+from mmmo.merge.gta import dare_terms, generalized_task_arithmetic, merge_from_weights_if_taken
 
 
 def merge_dare_ties(job: TensorJob) -> None:
-    generalized_task_arithmetic(
-        job,
-        bernoulli_keeps(job, rescale=bool(job.options["rescale"])),
-        consensus=True,
-        normalize=bool(job.options["normalize"]),
-        lam=float(job.options["lambda"]),
-    )
+    generalized_task_arithmetic(job, **dare_terms(job, consensus=True))
+
+
+def merge_dare_ties_from_weights(job: TensorJob, from_weights: Sequence[bool]) -> bool:
+    """Merge a job whose ``deltas[k]`` are source weights where ``from_weights[k]`` with the C
+    kernel (same masks: they are keyed by seed, tensor, source and position); False where it cannot."""
+    return merge_from_weights_if_taken(job, from_weights, **dare_terms(job, consensus=True))
 
 
 DARE_TIES = MergeMethod(

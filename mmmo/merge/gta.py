@@ -282,6 +282,25 @@ def merge_from_weights(
     native.gta_merge(job.base, job.deltas, out=job.out, offset=job.offset, from_weights=from_weights, **arguments)
 
 
+def merge_from_weights_if_taken(
+    job: TensorJob,
+    from_weights: Sequence[bool],
+    keeps: Sequence[Keep],
+    consensus: bool,
+    normalize: bool,
+    lam: float,
+) -> bool:
+    """:func:`merge_from_weights` where :func:`kernel_takes_weights`; return whether it merged.
+
+    The one entry of every method that merges from weights: given its
+    generalized-task-arithmetic terms, it merges or leaves ``job`` untouched.
+    """
+    if not kernel_takes_weights(job, keeps):
+        return False
+    merge_from_weights(job, keeps, consensus, normalize, lam, from_weights)
+    return True
+
+
 def generalized_task_arithmetic(
     job: TensorJob,
     keeps: Sequence[Keep],
@@ -317,3 +336,13 @@ def magnitude_keeps(job: TensorJob) -> list[Keep]:
 def bernoulli_keeps(job: TensorJob, rescale: bool) -> list[Keep]:
     """DARE dropping: keep each entry with probability ``density`` (quantised, see :mod:`mmmo.merge.random_keep`)."""
     return [Keep() if d >= 1.0 else Keep("bernoulli", prob=d, rescale=rescale) for d in job.densities]
+
+
+def dare_terms(job: TensorJob, consensus: bool) -> dict:
+    """The generalized-task-arithmetic terms of DARE: Bernoulli keeps, with TIES' sign election if ``consensus``."""
+    return dict(
+        keeps=bernoulli_keeps(job, rescale=bool(job.options["rescale"])),
+        consensus=consensus,
+        normalize=bool(job.options["normalize"]),
+        lam=float(job.options["lambda"]),
+    )

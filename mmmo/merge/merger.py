@@ -5,8 +5,9 @@ writes every merged tensor straight into the live parameter, one tensor at a
 time, on the model's device; no file is written. Each tensor's base and task
 vectors are read in float32 (:class:`~mmmo.merge.tensor_reader.TensorReader`,
 from the pool's storage, kept on or streamed to the device) and the merged
-tensor is written in the live model's dtype. On the CPU, task arithmetic and
-linear merge from the pool's own 16-bit weights instead (``FROM_WEIGHTS``):
+tensor is written in the live model's dtype. On the CPU, task arithmetic,
+linear, DARE-linear and DARE-TIES merge from the pool's own 16-bit weights
+instead (``FROM_WEIGHTS``):
 each task vector is formed a piece at a time in cache and never written whole,
 with the same bits. Work that does not depend on the
 trial is done once: task vectors (in the pool, or formed per tensor from the
@@ -32,6 +33,8 @@ from mmmo.merge import native
 from mmmo.merge.base import DEFAULT_CHUNK, MergeMethod, Scratch, TensorJob, budget_chunk
 from mmmo.merge.magnitude import MagnitudeIndex
 from mmmo.merge.methods import get_method
+from mmmo.merge.dare_linear import merge_dare_linear_from_weights
+from mmmo.merge.dare_ties import merge_dare_ties_from_weights
 from mmmo.merge.linear import merge_linear_from_weights
 from mmmo.merge.task_arithmetic import merge_task_arithmetic_from_weights
 from mmmo.merge.tensor_reader import TensorReader
@@ -48,6 +51,8 @@ DEFAULT_THREADS = 1
 # task vector a piece at a time in cache, by name: ``merge(job, from_weights)``
 # returns whether it merged (see :meth:`Merger._merge_from_weights`).
 FROM_WEIGHTS: dict[str, Callable[[TensorJob, tuple[bool, ...]], bool]] = {
+    "dare_linear": merge_dare_linear_from_weights,
+    "dare_ties": merge_dare_ties_from_weights,
     "linear": merge_linear_from_weights,
     "task_arithmetic": merge_task_arithmetic_from_weights,
 }
@@ -223,7 +228,7 @@ class Merger:
         """Merge one tensor from the sources' 16-bit weights themselves; return whether it did.
 
         The method forms each task vector from the base's and the source's
-        weights a piece at a time in cache (task arithmetic in the C kernel)
+        weights a piece at a time in cache (in the C kernel; linear in torch)
         and writes the live parameter in its own dtype, so the float32 task
         vectors never go to memory: the same bits as :meth:`TensorReader.read`
         followed by the method, with about half the memory traffic.

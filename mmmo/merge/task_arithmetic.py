@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mmmo.merge.base import MergeMethod, TensorJob
-from mmmo.merge.gta import Keep, generalized_task_arithmetic, kernel_takes_weights, merge_from_weights
+from mmmo.merge.gta import Keep, generalized_task_arithmetic, merge_from_weights_if_taken
 
 
 def task_arithmetic_terms(job: TensorJob) -> dict:
@@ -32,11 +32,7 @@ def merge_task_arithmetic(job: TensorJob) -> None:
 def merge_task_arithmetic_from_weights(job: TensorJob, from_weights: Sequence[bool]) -> bool:
     """Merge a job whose ``deltas[k]`` are source weights where ``from_weights[k]`` with the C
     kernel, which forms the task vectors in cache; return False (nothing done) where it cannot."""
-    terms = task_arithmetic_terms(job)
-    if not kernel_takes_weights(job, terms["keeps"]):
-        return False
-    merge_from_weights(job, from_weights=from_weights, **terms)
-    return True
+    return merge_from_weights_if_taken(job, from_weights, **task_arithmetic_terms(job))
 
 
 TASK_ARITHMETIC = MergeMethod(

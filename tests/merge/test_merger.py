@@ -260,7 +260,7 @@ def test_a_bfloat16_merge_is_the_float32_merge_rounded(bf16_checkpoints, method,
 # -- merging from 16-bit source weights ---------------------------------------
 
 
-@pytest.mark.parametrize("method", ["task_arithmetic", "linear"])
+@pytest.mark.parametrize("method", ["task_arithmetic", "linear", "dare_linear", "dare_ties"])
 @pytest.mark.parametrize("storage", ["resident", "mmap"])
 @pytest.mark.parametrize("with_lora", [False, True], ids=["full", "with_lora"])
 @pytest.mark.parametrize("normalize", [False, True], ids=["plain", "normalized"])
@@ -270,13 +270,15 @@ def test_a_merge_from_bfloat16_weights_equals_the_task_vector_path(
     import mmmo.merge.merger as merger_module
     from mmmo.merge import native
 
-    if method == "task_arithmetic" and not native.available():
-        pytest.skip("no C compiler: task arithmetic merges from task vectors")
+    if method != "linear" and not native.available():
+        pytest.skip(f"no C compiler: {method} merges from task vectors")
     sources = {**tiny_models.experts, **({"lora": tiny_models.adapter} if with_lora else {})}
     pool = ModelPool.load(tiny_models.base, sources, dtype=torch.bfloat16, storage=storage)
     weights = [0.9, -0.4, 0.6, 1.3][: len(pool.names)]
-    options = {"normalize": normalize, **({"lambda": 0.7} if method == "task_arithmetic" else {})}
-    plan = MergePlan.uniform(method, pool.names, weight=weights, seed=2, options=options)
+    options = {"normalize": normalize, **({"lambda": 0.7} if method != "linear" else {})}
+    # DARE: densities below 1 (one source kept whole) so the random masks take part.
+    density = [0.5, 0.3, 1.0, 0.7][: len(pool.names)] if method.startswith("dare") else 1.0
+    plan = MergePlan.uniform(method, pool.names, weight=weights, density=density, seed=2, options=options)
     fast = Merger(pool)
     fast.apply(plan)
     # Every tensor was merged from the weights (each has a full source).
