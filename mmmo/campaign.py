@@ -137,7 +137,7 @@ class Campaign:
         stored = self._store.get_meta("fingerprints")
         if stored is None:  # a campaign from before fingerprints were kept
             return
-        current = _fingerprints(self.config)
+        current = _fingerprints(with_local_models(self.config))
         changes = changed_models(stored, current)
         if not changes:
             return
@@ -502,11 +502,10 @@ def _as_config(config: CampaignConfig | Mapping | str | Path) -> CampaignConfig:
     return parse_config(dict(config))
 
 
-def _fingerprints(config: CampaignConfig) -> dict[str, Any]:
-    """Fingerprints of ``config``'s models; hub ids are fingerprinted as their local snapshot."""
+def _fingerprints(local: CampaignConfig) -> dict[str, Any]:
+    """Fingerprints of the models of ``local`` (a config with hub ids resolved, see ``with_local_models``)."""
     from mmmo.fingerprints import fingerprint_models
 
-    local = with_local_models(config)
     return fingerprint_models(local.base, {m.display_name: m.path for m in local.models})
 
 

@@ -25,7 +25,6 @@ Norms inside the attention module (Qwen3's and Gemma 3's ``q_norm`` and
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -191,9 +190,6 @@ def layout_of_module(model: Any) -> TensorLayout:
     return TensorLayout.build(model.config, names)
 
 
-_FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
-
-
 def layout_of_checkpoint(path: Path, trust_remote_code: bool = False) -> TensorLayout:
     """The layout of a local HF checkpoint, read from its config and safetensors headers only.
 
@@ -207,26 +203,13 @@ def layout_of_checkpoint(path: Path, trust_remote_code: bool = False) -> TensorL
 
     from mmmo.errors import SourceError
     from mmmo.sources.checkpoint import weight_files
+    from mmmo.sources.mapped import header_entries
 
     path = Path(path)
     try:
         config = AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as error:
         raise SourceError(f"base: cannot read an HF config from {str(path)!r}: {error}") from None
-    names: list[str] = []
-    for file in weight_files(path, "base"):
-        names.extend(n for n, dtype in _header_dtypes(file).items() if dtype in _FLOAT_DTYPES)
-    return TensorLayout.build(config, names)
+    entries = header_entries(list(weight_files(path, "base")), "base")
+    return TensorLayout.build(config, [name for name, entry in entries.items() if entry.dtype.is_floating_point])
 
-
-def _header_dtypes(file: Path) -> dict[str, str]:
-    """Tensor name -> safetensors dtype code, from the file's JSON header."""
-    from mmmo.errors import SourceError
-
-    try:
-        with open(file, "rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(size))
-    except (OSError, ValueError) as error:
-        raise SourceError(f"base: cannot read the safetensors header of {str(file)!r}: {error}") from None
-    return {name: entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
