@@ -45,9 +45,17 @@ from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
 from mmmo.quiet import quiet_libraries
 from mmmo.references import reference_trials
-from mmmo.results import chebyshev_select, front_table, hypervolume_table, objective_matrix, trials_table
+from mmmo.results import (
+    chebyshev_select,
+    front_table,
+    hypervolume_table,
+    objective_matrix,
+    objective_noise,
+    trials_table,
+)
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
+from mmmo.search.proposers.base import accepts_noise
 from mmmo.search.space import SearchSpace
 from mmmo.sources.checkpoint import checkpoint_dtype
 from mmmo.sources.layout import layout_of_checkpoint
@@ -321,21 +329,25 @@ class Campaign:
         known = [r for r in records if r.x is not None and r.finished]
         X = torch.tensor([r.x for r in known], dtype=torch.float64).reshape(len(known), self.space.dim)
         Y = objective_matrix(known, self.objective_names, self.directions)
+        Yvar = objective_noise(known, self.objective_names)
         if name not in ("sobol", "random") and int(torch.isfinite(Y).all(dim=-1).sum()) < 2:
             name = "sobol"  # nothing to model yet
         active = [r for r in records if r.x is not None and r.status in ("pending", "running")]
         pending = torch.tensor([r.x for r in active], dtype=torch.float64).reshape(len(active), self.space.dim)
         ref_point = self.reference_point(records) if name not in ("sobol", "random") else None
-        return name, X, Y, pending, n, ref_point, len(records)
+        return name, X, Y, pending, n, ref_point, len(records), Yvar
 
     def _propose(
         self, name: str, X: torch.Tensor, Y: torch.Tensor, pending: torch.Tensor, n: int,
-        ref_point: torch.Tensor | None, first_index: int,
+        ref_point: torch.Tensor | None, first_index: int, Yvar: torch.Tensor | None = None,
     ) -> list[NewTrial]:
         """``n`` new searched trials from proposer ``name`` (runs in the proposal thread)."""
         start = time.perf_counter()
         try:
-            candidates = self._proposer(name).propose(X, Y, pending, n, ref_point)  # n x d
+            proposer = self._proposer(name)
+            # Each score's squared standard error goes to proposers that model noise.
+            noise = {"Yvar": Yvar} if Yvar is not None and accepts_noise(proposer) else {}
+            candidates = proposer.propose(X, Y, pending, n, ref_point, **noise)  # n x d
         except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted must not end a long campaign
             if name in ("sobol", "random"):
                 raise

@@ -19,7 +19,14 @@ from mmmo.search.pareto import hypervolume_history, pareto_mask, to_maximization
 from mmmo.search.space import SearchSpace
 from mmmo.trial import TrialRecord
 
-__all__ = ["chebyshev_select", "front_table", "hypervolume_table", "objective_matrix", "trials_table"]
+__all__ = [
+    "chebyshev_select",
+    "front_table",
+    "hypervolume_table",
+    "objective_matrix",
+    "objective_noise",
+    "trials_table",
+]
 
 
 def objective_matrix(
@@ -33,6 +40,24 @@ def objective_matrix(
         rows.append([float(v.value) if ok else math.nan for v in values])
     Y = torch.tensor(rows, dtype=torch.float64).reshape(len(records), len(objectives))
     return to_maximization(Y, directions)
+
+
+def objective_noise(records: Sequence[TrialRecord], objectives: Sequence[str]) -> torch.Tensor:
+    """``n x m`` observation variances of the scores :func:`objective_matrix` gives (float64).
+
+    Each is the squared standard error the objective reported
+    (:func:`~mmmo.search.noise.observation_variance`); ``nan`` where a trial is
+    not complete or its objective reports none. Variances do not change sign
+    with the direction, so they need no orientation.
+    """
+    from mmmo.search.noise import observation_variance
+
+    rows = []
+    for record in records:
+        complete = record.status == "complete"
+        rows.append([observation_variance(record.measurements.get(name)) if complete else math.nan
+                     for name in objectives])
+    return torch.tensor(rows, dtype=torch.float64).reshape(len(records), len(objectives))
 
 
 def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives: Sequence[str]) -> pd.DataFrame:

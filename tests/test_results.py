@@ -66,3 +66,17 @@ def test_chebyshev_select_follows_the_preference():
         chebyshev_select(front, ["acc", "size"], directions, [1.0, -1.0])
     with pytest.raises(ConfigError, match="no complete trial"):
         chebyshev_select(front.iloc[:0], ["acc", "size"], directions, [1.0, 1.0])
+
+
+def test_objective_noise_is_each_stderr_squared_and_nan_where_unknown():
+    from mmmo.results import objective_noise
+
+    rows = [
+        TrialRecord(1, "complete", "sobol", None, None, None, 0, origin="searched",
+                    measurements={"a": Measurement(0.5, stderr=0.1, n=20), "b": Measurement(3.0)}),
+        TrialRecord(2, "failed", "sobol", None, None, None, 0, origin="searched",
+                    measurements={"a": Measurement(0.5, stderr=0.1, n=20), "b": Measurement.failure("x")}),
+    ]
+    Yvar = objective_noise(rows, ["a", "b"])
+    assert Yvar[0, 0].item() == pytest.approx(0.01)
+    assert math.isnan(Yvar[0, 1]) and torch.isnan(Yvar[1]).all()

@@ -10,16 +10,21 @@ never kept) into the next points to evaluate:
   trial's row is ``nan`` and model-based proposers leave it out of the model.
 - ``pending``: ``p x d`` points proposed but not yet finished.
 - ``ref_point``: ``m`` hypervolume reference point (maximisation-oriented).
+
+A proposer whose ``propose`` also takes ``Yvar`` (``N x m`` observation
+variances, ``nan`` where unknown) is given each score's squared standard
+error (:func:`accepts_noise`); the GP-based proposers use it as observation noise.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import inspect
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-__all__ = ["Proposer", "check_inputs", "complete_rows"]
+__all__ = ["Proposer", "accepts_noise", "check_inputs", "complete_rows"]
 
 
 @runtime_checkable
@@ -49,3 +54,11 @@ def complete_rows(X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
     """The rows of ``X`` (``N x d``) and ``Y`` (``N x m``) whose scores are all finite, as float64."""
     keep = torch.isfinite(Y).all(dim=-1)
     return X[keep].double(), Y[keep].double()
+
+
+def accepts_noise(proposer: Any) -> bool:
+    """Whether ``proposer.propose`` takes the observation variances as ``Yvar``."""
+    try:
+        return "Yvar" in inspect.signature(proposer.propose).parameters
+    except (TypeError, ValueError):  # a callable without an introspectable signature
+        return False

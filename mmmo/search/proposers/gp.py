@@ -10,6 +10,11 @@ the same model; its batched fit was slower on 100 x 24 histories.)
 shape, so the next fit starts from them instead of from the priors' defaults.
 It holds no observation (no ``X``, no ``Y``, no transform statistics): the fit
 reaches the same optimum either way, only sooner.
+
+Observation noise: given ``Yvar`` (each score's squared standard error, see
+:mod:`mmmo.search.noise`), an objective whose every training score has one
+gets a GP with that fixed noise (``train_Yvar``); an objective without one
+keeps a GP that infers its noise.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from torch import Tensor
 from mmmo.search.proposers.base import check_inputs, complete_rows
 from mmmo.search.proposers.sobol import SobolProposer
 
-__all__ = ["GPProposer", "HyperparameterCache", "fit_gp"]
+__all__ = ["GPProposer", "HyperparameterCache", "fit_gp", "surrogate"]
 
 
 class HyperparameterCache:
@@ -51,11 +56,17 @@ class HyperparameterCache:
 
 
 def _fit_one(
-    X: Tensor, y: Tensor, warm: dict[str, Tensor] | None, optimizer_options: dict[str, Any] | None
+    X: Tensor,
+    y: Tensor,
+    warm: dict[str, Tensor] | None,
+    optimizer_options: dict[str, Any] | None,
+    yvar: Tensor | None = None,
 ) -> SingleTaskGP:
     d = X.shape[-1]
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X)
-    model = SingleTaskGP(X, y, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(1))
+    model = SingleTaskGP(
+        X, y, train_Yvar=yvar, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(1)
+    )
     if warm is not None:
         with torch.no_grad():
             for name, parameter in model.named_parameters():
@@ -71,6 +82,7 @@ def fit_gp(
     Y: Tensor,
     cache: HyperparameterCache | None = None,
     optimizer_options: dict[str, Any] | None = None,
+    Yvar: Tensor | None = None,
 ) -> ModelListGP:
     """Fit a GP per objective to ``X`` (``n x d``, unit cube) and ``Y`` (``n x m``), float64.
 
@@ -80,19 +92,53 @@ def fit_gp(
         cache: When given, each fit starts from the hyperparameters it holds
             for ``(d, j)`` (objective ``j``) and stores the new ones there.
         optimizer_options: Options of the L-BFGS-B fit (e.g. ``maxiter``).
+        Yvar: ``n x m`` observation variances; objective ``j`` gets a fixed-noise
+            GP when its column is all finite, else one that infers its noise.
     """
     d = X.shape[-1]
     models = []
     for j in range(Y.shape[-1]):
         key = (d, j)
-        model = _fit_one(X, Y[:, j : j + 1], cache.get(key) if cache is not None else None, optimizer_options)
+        yvar = _noise_column(Yvar, j)
+        model = _fit_one(
+            X, Y[:, j : j + 1], cache.get(key) if cache is not None else None, optimizer_options, yvar
+        )
         if cache is not None:
             cache.put(key, {name: value.detach().clone() for name, value in model.named_parameters()})
         models.append(model)
     return ModelListGP(*models)
 
 
-def batched_model(model_list: ModelListGP, X: Tensor, Y: Tensor) -> SingleTaskGP:
+def _noise_column(Yvar: Tensor | None, j: int) -> Tensor | None:
+    """Objective ``j``'s ``n x 1`` observation variances, or None when any is unknown."""
+    if Yvar is None:
+        return None
+    column = Yvar[:, j : j + 1]
+    return column if bool(torch.isfinite(column).all()) else None
+
+
+def surrogate(
+    X: Tensor,
+    Y: Tensor,
+    Yvar: Tensor | None = None,
+    cache: HyperparameterCache | None = None,
+    optimizer_options: dict[str, Any] | None = None,
+) -> SingleTaskGP | ModelListGP:
+    """The fitted GPs of ``fit_gp``, batched into one model where their noise models allow.
+
+    A batch needs one likelihood for all members: every objective with fixed
+    noise, or none. Otherwise the members stay a ``ModelListGP``.
+    """
+    model_list = fit_gp(X, Y, cache, optimizer_options, Yvar)
+    fixed = [_noise_column(Yvar, j) is not None for j in range(Y.shape[-1])]
+    if all(fixed):
+        return batched_model(model_list, X, Y, Yvar)
+    if not any(fixed):
+        return batched_model(model_list, X, Y)
+    return model_list
+
+
+def batched_model(model_list: ModelListGP, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> SingleTaskGP:
     """The same GPs as one multi-output ``SingleTaskGP`` (a batch of ``m`` independent GPs).
 
     Each member keeps the hyperparameters it was fitted with; only the
@@ -103,7 +149,7 @@ def batched_model(model_list: ModelListGP, X: Tensor, Y: Tensor) -> SingleTaskGP
     d = X.shape[-1]
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X)
     batched = SingleTaskGP(
-        X, Y, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(Y.shape[-1])
+        X, Y, train_Yvar=Yvar, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(Y.shape[-1])
     )
     with torch.no_grad():
         members = [dict(member.named_parameters()) for member in model_list.models]
@@ -169,21 +215,30 @@ class GPProposer:
         self.hyperparameters = HyperparameterCache() if warm_start else None
 
     def propose(
-        self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
+        self,
+        X: Tensor,
+        Y: Tensor,
+        pending: Tensor,
+        n: int,
+        ref_point: Tensor | None = None,
+        Yvar: Tensor | None = None,
     ) -> Tensor:
+        """As the protocol says; ``Yvar`` (``N x m``, optional) holds each score's observation variance."""
         check_inputs(X, Y, pending, n)
+        keep = torch.isfinite(Y).all(dim=-1)
         X_done, Y_done = complete_rows(X, Y)
+        Yvar_done = Yvar[keep].double() if Yvar is not None else None
         if X_done.shape[0] < 2:
             return SobolProposer(self.seed).propose(X, Y, pending, n)
         with torch.random.fork_rng():
             # Reduced to 63 bits: a large campaign seed must not overflow torch's seed and end in Sobol.
             torch.manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
-            model = batched_model(fit_gp(X_done, Y_done, self.hyperparameters, self._fit_options()), X_done, Y_done)
+            model = surrogate(X_done, Y_done, Yvar_done, self.hyperparameters, self._fit_options())
             candidates = self._candidates(model, X_done, Y_done, pending.double(), n, ref_point)
         return candidates.detach().clamp(0.0, 1.0)  # n x d
 
     def _candidates(
-        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
+        self, model: SingleTaskGP | ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
     ) -> Tensor:
         """``n x d`` candidates from the fitted model and the complete history."""
         raise NotImplementedError
