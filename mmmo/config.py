@@ -264,9 +264,46 @@ _FIELD_HINTS = {
 
 
 class Budget(_Strict):
+    """When a run stops: ``trials`` searched trials, or (when set) ``examples``
+    scored or ``seconds`` of merging and scoring by searched trials, whichever
+    comes first. References are not counted.
+    """
+
     trials: int = Field(default=40, gt=0)
     batch_size: int = Field(default=1, gt=0)
     initial: int = Field(default=8, ge=0)
+    examples: int | None = Field(default=None, gt=0)
+    seconds: float | None = Field(default=None, gt=0)
+
+
+class FidelityConfig(_Strict):
+    """Multi-fidelity search: screen candidates on a prefix of each objective's examples.
+
+    ``schedule``: the fidelities (fraction of each objective's examples scored),
+    increasing, each in (0, 1], the last 1. New candidates are scored at the
+    first; a promotion takes a trial to the next, scoring only the examples
+    it adds. ``promote``: ``posterior`` (promote trials whose GP posterior at
+    full fidelity, ``beta`` standard deviations up, would still enter the full-
+    fidelity front) or ``halving`` (asynchronous successive halving: the top
+    ``1/eta`` of each rung by non-dominated rank).
+    """
+
+    schedule: list[float] = Field(min_length=1)
+    promote: Literal["posterior", "halving"] = "posterior"
+    beta: float = Field(default=2.0, ge=0)
+    eta: int = Field(default=3, ge=2)
+
+    @field_validator("schedule")
+    @classmethod
+    def _fractions(cls, schedule: list[float]) -> list[float]:
+        outside = [f for f in schedule if not 0.0 < f <= 1.0]
+        if outside:
+            raise ValueError(f"each fidelity must be in (0, 1], got {outside}")
+        if any(b <= a for a, b in zip(schedule, schedule[1:])):
+            raise ValueError(f"fidelities must increase, got {schedule}")
+        if schedule[-1] != 1.0:
+            raise ValueError(f"the last fidelity must be 1 (a full evaluation), got {schedule[-1]}")
+        return schedule
 
 
 class ExecutorConfig(_Strict):
@@ -322,6 +359,8 @@ class CampaignConfig(_Strict):
     # per tensor, or resident when it fits in a safe share of the memory.
     storage: Literal["resident", "mmap", "auto"] = "auto"
     executor: ExecutorConfig = ExecutorConfig()
+    # Multi-fidelity search (None: every trial scores all its examples).
+    fidelity: FidelityConfig | None = None
 
     @field_validator("models", mode="before")
     @classmethod
@@ -356,6 +395,13 @@ class CampaignConfig(_Strict):
             raise ValueError(
                 f"budget.initial ({self.budget.initial}) exceeds budget.trials ({self.budget.trials})"
             )
+        if self.fidelity is not None:
+            for index, spec in enumerate(self.objectives):
+                if OBJECTIVES.get(spec.kind).subset is None:
+                    raise ValueError(
+                        f"objectives.{index}.kind: objective {spec.resolved_name!r} ({spec.kind}) cannot be "
+                        "scored on a subset of its examples, which fidelity needs; remove it or the fidelity section"
+                    )
         return self
 
     @property

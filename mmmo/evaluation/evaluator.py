@@ -127,7 +127,16 @@ class TrialEvaluator:
             )
         seconds_merge = time.perf_counter() - start
         start = time.perf_counter()
-        measurements = evaluate_objectives(self.objectives, self.merger.model, self.merger.tokenizer)
+        cost = None
+        if request.fidelity is None:
+            measurements = evaluate_objectives(self.objectives, self.merger.model, self.merger.tokenizer)
+        else:
+            from mmmo.fidelity.scoring import evaluate_at_fidelity
+
+            measurements, cost = evaluate_at_fidelity(
+                self.objectives, self.merger.model, self.merger.tokenizer, request.fidelity,
+                request.prior, seed=self.data_seed,
+            )
         seconds_eval = time.perf_counter() - start
         failures = [f"{name}: {m.error or f'value {m.value!r}'}" for name, m in measurements.items() if not m.ok]
         return TrialOutcome(
@@ -139,4 +148,5 @@ class TrialEvaluator:
             error="; ".join(failures) or None,
             worker=self.worker,
             out_of_memory=any(_is_out_of_memory(m.error or "") for m in measurements.values()),
+            cost=cost,
         )

@@ -10,7 +10,7 @@ never needs the campaign's store.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -32,14 +32,18 @@ class TrialRequest:
         plan: The merge plan as ``MergePlan.to_dict()`` gives it.
         fidelity: How much of each objective to evaluate, where an objective
             supports it (``None``: all of it).
+        prior: Objective name -> per-example scores a lower fidelity of the
+            same plan already has (a promotion): only the examples after them are scored.
     """
 
     trial_id: int
     plan: Mapping[str, Any]
     fidelity: float | None = None
+    prior: Mapping[str, Sequence[float]] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self) | {"plan": dict(self.plan)})
+        prior = None if self.prior is None else {k: list(v) for k, v in self.prior.items()}
+        return json.dumps(asdict(self) | {"plan": dict(self.plan), "prior": prior})
 
     @classmethod
     def from_json(cls, text: str) -> TrialRequest:
@@ -59,6 +63,7 @@ class TrialOutcome:
         error: Why it failed or was lost, ``None`` when complete.
         worker: The worker that answered (``host:pid`` on Ray).
         out_of_memory: The worker ran out of memory; it is restarted before its next trial.
+        cost: Examples scored by this evaluation (set for a trial at a fidelity).
     """
 
     trial_id: int
@@ -69,6 +74,7 @@ class TrialOutcome:
     error: str | None = None
     worker: str | None = None
     out_of_memory: bool = False
+    cost: float | None = None
 
     @classmethod
     def lost(cls, trial_id: int, worker: str | None, error: str) -> TrialOutcome:

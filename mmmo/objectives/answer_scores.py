@@ -41,18 +41,25 @@ class _AnswerScore:
         self.examples = subsample(read_answer_rows(self.data), limit, seed)
         prompt_format = prompt_format or PromptFormat()
         prompt_format.check(tokenizer, f"objective {name!r}")
-        self._batches = pack_continuations(
-            [prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples],
-            [answer_ids(tokenizer, answer) for _, answer in self.examples],
-            pad_id_of(tokenizer),
-            batch_size,
-        )
+        self._contexts = [prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples]
+        self._answers = [answer_ids(tokenizer, answer) for _, answer in self.examples]
+        self._pad_id, self._batch_size = pad_id_of(tokenizer), batch_size
+        self._batches = pack_continuations(self._contexts, self._answers, self._pad_id, batch_size)
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
         return measure(lambda: mean_and_stderr(self._per_example(score_continuations(model, self._batches))))
+
+    def example_scores(self, model: Any, rows: list[int] | None = None):
+        """The per-example score of ``rows`` (indices into ``examples``, default all), in that order."""
+        if rows is None:
+            return self._per_example(score_continuations(model, self._batches))
+        batches = pack_continuations(
+            [self._contexts[i] for i in rows], [self._answers[i] for i in rows], self._pad_id, self._batch_size
+        )
+        return self._per_example(score_continuations(model, batches))
 
     def _per_example(self, scores: ContinuationScores):
         raise NotImplementedError

@@ -26,6 +26,10 @@ class Measurement:
         seconds: Wall time of the evaluation.
         error: Why the objective failed (exception text, "NaN", "out of memory"),
             ``None`` on success.
+        scores: Per-example scores of a measurement at a fidelity, in the
+            objective's example order (:func:`~mmmo.objectives.data.example_order`),
+            so a promotion to a higher fidelity scores only the examples it adds;
+            ``None`` otherwise.
     """
 
     value: float | None
@@ -33,6 +37,7 @@ class Measurement:
     n: int = 0
     seconds: float = 0.0
     error: str | None = None
+    scores: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -43,17 +48,24 @@ class Measurement:
         return cls(value=None, error=error, seconds=seconds)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "value": self.value,
             "stderr": self.stderr,
             "n": self.n,
             "seconds": self.seconds,
             "error": self.error,
         }
+        if self.scores is not None:
+            data["scores"] = list(self.scores)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        return cls(**{k: data.get(k) for k in ("value", "stderr", "n", "seconds", "error")})
+        scores = data.get("scores")
+        return cls(
+            **{k: data.get(k) for k in ("value", "stderr", "n", "seconds", "error")},
+            scores=None if scores is None else tuple(float(v) for v in scores),
+        )
 
 
 @runtime_checkable

@@ -67,6 +67,7 @@ class ChoiceAccuracy:
                 owners.append(index)
         self._owners = torch.tensor(owners)
         self._golds = torch.tensor([gold for _, _, gold in self.examples])
+        self._rows = (contexts, continuations, pad_id_of(tokenizer), batch_size)
         self._batches = pack_continuations(contexts, continuations, pad_id_of(tokenizer), batch_size)
 
     def __len__(self) -> int:
@@ -75,11 +76,29 @@ class ChoiceAccuracy:
     def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
         return measure(lambda: mean_and_stderr(self.correct(model).double()))
 
-    def correct(self, model: Any) -> torch.Tensor:
-        """``N`` booleans: whether each example's gold choice ranks first."""
-        scores = score_continuations(model, self._batches)
+    def correct(self, model: Any, rows: list[int] | None = None) -> torch.Tensor:
+        """Whether each example of ``rows`` (indices into ``examples``, default all) ranks its gold choice first."""
+        if rows is None:
+            batches, owners, golds = self._batches, self._owners, self._golds
+        else:
+            contexts, continuations, pad_id, batch_size = self._rows
+            wanted = set(rows)
+            keep = [r for r in range(len(self._owners)) if int(self._owners[r]) in wanted]
+            position = {example: j for j, example in enumerate(rows)}
+            # Packed in ``rows`` order: each example's choices stay contiguous.
+            keep.sort(key=lambda r: (position[int(self._owners[r])], r))
+            batches = pack_continuations(
+                [contexts[r] for r in keep], [continuations[r] for r in keep], pad_id, batch_size
+            )
+            owners = torch.tensor([position[int(self._owners[r])] for r in keep])
+            golds = self._golds[rows]
+        scores = score_continuations(model, batches)
         per_row = scores.logprob / scores.tokens if self.length_normalize else scores.logprob
         # Rows of one example are contiguous (built in example order above).
-        groups = torch.split(per_row, torch.bincount(self._owners).tolist())
+        groups = torch.split(per_row, torch.bincount(owners).tolist())
         picked = torch.tensor([int(group.argmax()) for group in groups])
-        return picked == self._golds
+        return picked == golds
+
+    def example_scores(self, model: Any, rows: list[int] | None = None) -> torch.Tensor:
+        """1.0 or 0.0 per example of ``rows`` (default all), in that order."""
+        return self.correct(model, rows).double()

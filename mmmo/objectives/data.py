@@ -8,6 +8,7 @@ would fail in its hundredth trial.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -113,3 +114,23 @@ def subsample(items: Sequence[T], limit: int | None, seed: int = 0) -> list[T]:
 def subsample_indices(count: int, limit: int | None, seed: int = 0) -> list[int]:
     """The indices :func:`subsample` keeps from ``count`` items."""
     return subsample(range(count), limit, seed)
+
+
+def example_order(count: int, seed: int | str = 0) -> list[int]:
+    """A fixed, seeded order of ``count`` examples (a permutation of ``range(count)``).
+
+    Scoring at a fidelity takes a prefix of it (:func:`fidelity_count`), so the
+    examples of a lower fidelity are always among those of a higher one and a
+    promotion scores only the examples it adds.
+    """
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def fidelity_count(count: int, fidelity: float) -> int:
+    """Examples scored at ``fidelity`` out of ``count``: ``ceil(fidelity * count)``, at least 1."""
+    if not 0.0 < fidelity <= 1.0:
+        raise ObjectiveError(f"fidelity must be in (0, 1], got {fidelity}")
+    # The small tolerance keeps 0.3 * 10 at 3, not 4, despite 0.3 * 10 = 3.0000000000000004.
+    return max(1, min(count, math.ceil(fidelity * count - 1e-9)))

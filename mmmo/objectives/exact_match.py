@@ -120,6 +120,7 @@ class ExactMatch:
         self._batch_size = batch_size
         self._batches = PackedBatches(self._prompts, self.pad_id, batch_size)
         golds = [answer_ids(tokenizer, answer) for _, answer in self.examples]
+        self._gold_ids = golds
         # A row can be certified only if its gold tokens, read as a prediction, match its gold answer.
         self._certifiable = torch.tensor(
             [
@@ -165,18 +166,27 @@ class ExactMatch:
         return measure(lambda: self._score(model))
 
     def _score(self, model: Any) -> tuple[float, float | None, int]:
+        return mean_and_stderr(self.example_scores(model))
+
+    def example_scores(self, model: Any, rows: list[int] | None = None) -> torch.Tensor:
+        """1.0 or 0.0 per example of ``rows`` (indices into ``examples``, default all), in that order."""
+        subset = rows is not None
+        rows = list(range(len(self.examples))) if rows is None else list(rows)
         if self._gold_batches is None:
-            rows = list(range(len(self.examples)))
-            correct = torch.zeros(len(self.examples))
+            undecided = list(range(len(rows)))
+            correct = torch.zeros(len(rows))
         else:
-            certified = greedy_certified(model, self._gold_batches) & self._certifiable
+            gold_batches = self._gold_batches if not subset else pack_continuations(
+                [self._prompts[i] for i in rows], [self._gold_ids[i] for i in rows], self.pad_id, self._batch_size
+            )
+            certified = greedy_certified(model, gold_batches) & self._certifiable[rows]
             correct = certified.float()
-            rows = (~certified).nonzero().flatten().tolist()
-        if rows:
-            predictions = self._decode(model, PackedBatches([self._prompts[i] for i in rows], self.pad_id, self._batch_size))
-            for row, prediction in zip(rows, predictions, strict=True):
-                correct[row] = float(self.matches(prediction, row))
-        return mean_and_stderr(correct)
+            undecided = (~certified).nonzero().flatten().tolist()
+        if undecided:
+            prompts = PackedBatches([self._prompts[rows[j]] for j in undecided], self.pad_id, self._batch_size)
+            for j, prediction in zip(undecided, self._decode(model, prompts), strict=True):
+                correct[j] = float(self.matches(prediction, rows[j]))
+        return correct
 
     def predict(self, model: Any) -> list[str]:
         """The decoded greedy continuation of every prompt, in data order."""

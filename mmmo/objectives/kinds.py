@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mmmo.objectives.base import Direction, Objective
 
@@ -58,6 +58,11 @@ class ObjectiveKind:
         direction: The natural direction; ``None`` when the built objective
             reports its own (lm-eval's ``higher_is_better``).
         needs_tokenizer: Refuse to build without a tokenizer.
+        subset: How the objective takes part in multi-fidelity search:
+            ``examples`` (its objective has ``example_scores(model, rows)`` and
+            ``len()``, and is scored on a prefix of its example order),
+            ``whole`` (no examples: scored whole at every fidelity), or
+            ``None`` (cannot be subset; a campaign with fidelity refuses it).
     """
 
     name: str
@@ -66,6 +71,7 @@ class ObjectiveKind:
     required: frozenset[str] = frozenset()
     direction: Direction | None = "maximize"
     needs_tokenizer: bool = False
+    subset: Literal["examples", "whole"] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", frozenset(self.fields) | COMMON_FIELDS | frozenset(self.required))
@@ -178,15 +184,22 @@ def _callable(spec: ObjectiveSpec, context: BuildContext) -> Objective:
 _DATA = frozenset({"data"})
 
 EXACT_MATCH = ObjectiveKind(
-    "exact_match", _exact_match, PROMPT_FIELDS | ANSWER_FIELDS, _DATA, needs_tokenizer=True
+    "exact_match", _exact_match, PROMPT_FIELDS | ANSWER_FIELDS, _DATA, needs_tokenizer=True, subset="examples"
 )
-TOKEN_ACCURACY = ObjectiveKind("token_accuracy", _token_accuracy, PROMPT_FIELDS, _DATA, needs_tokenizer=True)
-ANSWER_LOGLIK = ObjectiveKind("answer_loglik", _answer_loglik, PROMPT_FIELDS, _DATA, needs_tokenizer=True)
-CHOICE_ACCURACY = ObjectiveKind("choice_accuracy", _choice_accuracy, PROMPT_FIELDS, _DATA, needs_tokenizer=True)
+TOKEN_ACCURACY = ObjectiveKind(
+    "token_accuracy", _token_accuracy, PROMPT_FIELDS, _DATA, needs_tokenizer=True, subset="examples"
+)
+ANSWER_LOGLIK = ObjectiveKind(
+    "answer_loglik", _answer_loglik, PROMPT_FIELDS, _DATA, needs_tokenizer=True, subset="examples"
+)
+CHOICE_ACCURACY = ObjectiveKind(
+    "choice_accuracy", _choice_accuracy, PROMPT_FIELDS, _DATA, needs_tokenizer=True, subset="examples"
+)
+# Perplexity pools tokens over documents: not a mean of per-example scores.
 PERPLEXITY = ObjectiveKind("perplexity", _perplexity, frozenset(), _DATA, "minimize", needs_tokenizer=True)
-DELTA_L1 = ObjectiveKind("delta_l1", _delta_norm(1), frozenset(), direction="minimize")
-DELTA_L2 = ObjectiveKind("delta_l2", _delta_norm(2), frozenset(), direction="minimize")
-DELTA_DENSITY = ObjectiveKind("delta_density", _delta_density, frozenset(), direction="minimize")
+DELTA_L1 = ObjectiveKind("delta_l1", _delta_norm(1), frozenset(), direction="minimize", subset="whole")
+DELTA_L2 = ObjectiveKind("delta_l2", _delta_norm(2), frozenset(), direction="minimize", subset="whole")
+DELTA_DENSITY = ObjectiveKind("delta_density", _delta_density, frozenset(), direction="minimize", subset="whole")
 LM_EVAL = ObjectiveKind(
     "lm_eval",
     _lm_eval,
