@@ -40,6 +40,8 @@ import torch
 from mmmo.config import CampaignConfig, load_config, parse_config
 from mmmo.errors import ConfigError, StoreError
 from mmmo.evaluation import Executor, TrialEvaluator, TrialOutcome, TrialRequest, make_executor
+from mmmo.fidelity.budget import check_budget, example_counts, spent
+from mmmo.fidelity.rounds import FidelityHistory, fidelity_history, fidelity_trials, promotion_prior
 from mmmo.model_refs import with_local_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
@@ -48,6 +50,7 @@ from mmmo.references import reference_trials
 from mmmo.results import (
     chebyshev_select,
     front_table,
+    full_fidelity,
     hypervolume_table,
     objective_matrix,
     objective_noise,
@@ -56,6 +59,7 @@ from mmmo.results import (
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
 from mmmo.search.proposers.base import accepts_noise
+from mmmo.search.proposers.multi_fidelity import MultiFidelityProposer
 from mmmo.search.space import SearchSpace
 from mmmo.sources.checkpoint import checkpoint_dtype
 from mmmo.sources.layout import layout_of_checkpoint
@@ -91,6 +95,7 @@ class Campaign:
         self.accept_changed_models = accept_changed_models
         self._engine: TrialEvaluator | None = None
         self._proposers: dict[str, Any] = {}
+        self._example_counts: dict[str, int] = {}
 
     # -- opening -----------------------------------------------------------
 
@@ -119,6 +124,7 @@ class Campaign:
         if config.dtype == "auto":
             checkpoint_dtype(local.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
         SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
+        check_budget(config)  # a cost budget must pay for one full evaluation
         meta = {
             "num_layers": layout.num_layers,
             "fingerprints": _fingerprints(local),
@@ -219,6 +225,8 @@ class Campaign:
         batch_size = batch_size or self.config.budget.batch_size
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        check_budget(self.config)  # before any trial runs
+        self._example_counts = example_counts(self.config) if self._costed else {}
         executor = make_executor(self.config, self._local_evaluator, data_seed=self._data_seed())
         try:
             directions = list(executor.start())
@@ -250,15 +258,16 @@ class Campaign:
                 if queued and executor.free() > 0:
                     while queued and executor.free() > 0:
                         record = queued.pop(0)
-                        request = TrialRequest(record.trial_id, dict(record.plan or {}), record.fidelity)
+                        request = TrialRequest(record.trial_id, dict(record.plan or {}), record.fidelity,
+                                               promotion_prior(record, records))
                         self._store.mark_running(record.trial_id, executor.submit(request))
                         in_flight.add(record.trial_id)
                     records = self._store.trials()
                 searched = sum(r.is_searched for r in records)
                 wanted = executor.free() + lookahead - len(queued)
-                if proposal is None and wanted > 0 and searched < target:
+                if proposal is None and wanted > 0 and searched < target and not self._budget_spent(records):
                     n = min(max(batch_size, wanted), target - searched)
-                    proposal = proposing.submit(self._propose, *self._proposal_inputs(records, n))
+                    proposal = proposing.submit(*self._proposal_job(records, n))
                 if proposal is not None and proposal.done():
                     self._store.add_trials(proposal.result())
                     proposal, records = None, None
@@ -297,6 +306,7 @@ class Campaign:
                 outcome.seconds_eval,
                 outcome.error,
                 worker=outcome.worker,
+                cost=outcome.cost,
             )
         return self._report(outcome.trial_id)
 
@@ -313,11 +323,64 @@ class Campaign:
                     plan=ref.plan.to_dict(),
                     label=ref.label,
                     origin="reference",
+                    # Scored through the fidelity path too, so their per-example scores are kept alike.
+                    fidelity=1.0 if self.config.fidelity is not None else None,
                 )
                 for ref in references
                 if ref.label not in existing
             ]
         )
+
+    @property
+    def _costed(self) -> bool:
+        """Whether trials are counted in examples (a cost budget or multi-fidelity search)."""
+        return self.config.budget.examples is not None or self.config.fidelity is not None
+
+    def _budget_spent(self, records: list[TrialRecord]) -> bool:
+        """Whether the cost budget (examples or seconds) leaves nothing to propose."""
+        budget = self.config.budget
+        if budget.examples is None and budget.seconds is None:
+            return False
+        examples, seconds = spent(records, self._example_counts)
+        return (budget.examples is not None and examples >= budget.examples) or (
+            budget.seconds is not None and seconds >= budget.seconds
+        )
+
+    def _proposal_job(self, records: list[TrialRecord], n: int) -> tuple:
+        """The function the proposal thread runs, with its inputs read here."""
+        if self.config.fidelity is None:
+            return (self._propose, *self._proposal_inputs(records, n))
+        history = fidelity_history(records, self.space.dim, self.objective_names, self.directions)
+        model_based = history.candidates >= self.config.budget.initial
+        ref_point = self.reference_point(records) if model_based else None
+        return self._propose_fidelity, history, n, ref_point, model_based, len(records)
+
+    def _propose_fidelity(
+        self, history: FidelityHistory, n: int, ref_point: torch.Tensor | None, model_based: bool, first_index: int
+    ) -> list[NewTrial]:
+        """Promotions and new screening points for ``n`` slots (runs in the proposal thread)."""
+        proposer = self._fidelity_proposer()
+        start = time.perf_counter()
+        args = (history.X, history.fidelity, history.Y, history.Yvar, history.pending, history.promotable, n, ref_point)
+        try:
+            proposal = proposer.propose(*args, model_based=model_based)
+        except Exception as exc:  # noqa: BLE001 - as in _propose: a model that cannot be fitted gives a Sobol batch
+            logger.warning("multi-fidelity proposal failed (%s: %s); this batch is Sobol points",
+                           type(exc).__name__, exc)
+            proposal = proposer.propose(*args, model_based=False)
+        seconds = (time.perf_counter() - start) / n
+        name = self.config.proposer if proposal.model_based else "sobol"
+        seeds = [(self.config.seed * 1_000_003 + first_index + i) % (2**31) for i in range(n)]
+        return fidelity_trials(proposal, history, self.space, proposer.next_fidelity,
+                               proposer.schedule[0], name, seeds, seconds)
+
+    def _fidelity_proposer(self) -> MultiFidelityProposer:
+        if "multi_fidelity" not in self._proposers:
+            fidelity = self.config.fidelity
+            self._proposers["multi_fidelity"] = MultiFidelityProposer(
+                fidelity.schedule, seed=self.config.seed, promote=fidelity.promote, beta=fidelity.beta, eta=fidelity.eta
+            )
+        return self._proposers["multi_fidelity"]
 
     def _proposal_inputs(self, records: list[TrialRecord], n: int) -> tuple:
         """What :meth:`_propose` needs, read here (the store is this thread's alone)."""
@@ -378,7 +441,7 @@ class Campaign:
         records = self._store.trials()
         record = next(r for r in records if r.trial_id == trial_id)
         ref = self.reference_point(records)
-        Y = objective_matrix(records, self.objective_names, self.directions)
+        Y = objective_matrix(full_fidelity(records), self.objective_names, self.directions)
         return TrialReport(
             trial_id=trial_id,
             status=record.status,
@@ -442,9 +505,16 @@ class Campaign:
         """Every trial, one row each (see the module docs of :mod:`mmmo.results`)."""
         return trials_table(self._store.trials(), self.space, self.objective_names)
 
-    def front(self) -> pd.DataFrame:
-        """The Pareto-optimal complete trials, references included, with ``is_reference``."""
+    def front(self, all_fidelities: bool = False) -> pd.DataFrame:
+        """The Pareto-optimal complete trials, references included, with ``is_reference``.
+
+        Only trials scored on all their examples take part, unless
+        ``all_fidelities`` (then a screening estimate can stand on the front;
+        the ``fidelity`` column says which).
+        """
         records = self._store.trials()
+        if not all_fidelities:
+            records = full_fidelity(records)
         Y = objective_matrix(records, self.objective_names, self.directions)
         return front_table(trials_table(records, self.space, self.objective_names), Y)
 

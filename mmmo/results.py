@@ -22,6 +22,7 @@ from mmmo.trial import TrialRecord
 __all__ = [
     "chebyshev_select",
     "front_table",
+    "full_fidelity",
     "hypervolume_table",
     "objective_matrix",
     "objective_noise",
@@ -60,9 +61,22 @@ def objective_noise(records: Sequence[TrialRecord], objectives: Sequence[str]) -
     return torch.tensor(rows, dtype=torch.float64).reshape(len(records), len(objectives))
 
 
+def full_fidelity(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials scored on all their examples (fidelity 1, or none recorded)."""
+    return [r for r in records if r.fidelity is None or r.fidelity >= 1.0]
+
+
+def examples_scored(record: TrialRecord) -> float:
+    """Examples a finished trial scored: its stored cost, else the examples its measurements report."""
+    if record.cost is not None:
+        return float(record.cost)
+    return float(sum(m.n or 0 for m in record.measurements.values()))
+
+
 def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives: Sequence[str]) -> pd.DataFrame:
     """One row per trial: ids, status, proposer, origin, label, method, parameters, objectives,
-    timings, error, seed, worker.
+    timings, error, seed, worker, fidelity (fraction of examples scored; 1 when not recorded)
+    and cost (examples newly scored by the trial, where recorded).
 
     Parameters are the space's (``SearchSpace.parameter_names``, read from each
     trial's plan), then any other parameter of externally recorded trials
@@ -100,11 +114,13 @@ def trials_table(records: Sequence[TrialRecord], space: SearchSpace, objectives:
             error=record.error,
             seed=record.seed,
             worker=record.worker,
+            fidelity=1.0 if record.fidelity is None else record.fidelity,
+            cost=record.cost,
         )
         rows.append(row)
     columns = ["trial_id", "status", "proposer", "origin", "label", "method",
                *[p for p in space.parameter_names if p != "method"], *extra, *objectives,
-               "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker"]
+               "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker", "fidelity", "cost"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -124,19 +140,30 @@ def hypervolume_table(
 
     Columns: ``trial_id``, ``label``, ``proposer``, ``n_searched`` (trials of
     the search loop finished so far; references and external trials do not
-    count), ``hypervolume``.
+    count), ``examples`` and ``seconds`` (examples scored and seconds of
+    merging and scoring by those trials so far), ``hypervolume``.
+
+    The hypervolume is of the full-fidelity trials: a trial scored on part of
+    its examples adds its cost, not its estimate, to the front.
     """
     finished = [i for i, r in enumerate(records) if r.finished]
     finished.sort(key=lambda i: (records[i].finished_at or 0.0, records[i].trial_id))
-    columns = ["trial_id", "label", "proposer", "n_searched", "hypervolume"]
+    columns = ["trial_id", "label", "proposer", "n_searched", "examples", "seconds", "hypervolume"]
     if not finished or ref_point is None:
         return pd.DataFrame(columns=columns)
+    partial = torch.tensor([not (r.fidelity is None or r.fidelity >= 1.0) for r in records], dtype=torch.bool)
+    Y = Y.clone()
+    Y[partial] = math.nan
     history = hypervolume_history(Y[finished], ref_point)
-    rows, searched = [], 0
+    rows, searched, examples, seconds = [], 0, 0.0, 0.0
     for position, i in enumerate(finished):
         record = records[i]
-        searched += record.is_searched
-        rows.append([record.trial_id, record.label, record.proposer, searched, float(history[position])])
+        if record.is_searched:
+            searched += 1
+            examples += examples_scored(record)
+            seconds += (record.seconds_merge or 0.0) + (record.seconds_eval or 0.0)
+        rows.append([record.trial_id, record.label, record.proposer, searched, examples, seconds,
+                     float(history[position])])
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -69,7 +69,7 @@ def test_campaign_end_to_end(micro, tmp_path):
     assert list(trials.columns) == [
         "trial_id", "status", "proposer", "origin", "label", "method",
         "weight[all][a]", "density[all][a]", "weight[all][b]", "density[all][b]", "t1", "t2",
-        "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker",
+        "seconds_merge", "seconds_eval", "seconds_propose", "error", "seed", "worker", "fidelity", "cost",
     ]
     assert trials["origin"].tolist() == ["reference"] * 7 + ["searched"] * 5
     assert trials["label"].tolist()[:7] == REFERENCES
