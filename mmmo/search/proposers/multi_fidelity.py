@@ -19,7 +19,9 @@ first fidelity.
 ``halving``: asynchronous successive halving over the Sobol design (Li et al.);
 a trial is promoted once it is among the top ``1/eta`` of the trials finished
 at its fidelity, ranked by non-dominated sorting (ties by the sum of scores
-normalised over the rung). The baseline the benchmark compares with.
+normalised over the rung). The baseline the benchmark compares with; the
+``posterior`` rule also promotes this way during the initial design, before
+a GP is fitted, skipping trials a full-fidelity trial already matches or beats.
 
 References:
     S. Daulton, M. Balandat, E. Bakshy. Parallel Bayesian Optimization of
@@ -129,7 +131,9 @@ class MultiFidelityProposer:
             promote = self._halving(fidelity, Y, complete, promotable)[:n]
             return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote)), False)
         if not model_based or int(complete.sum()) < 2:
-            promote = self._front_of_rungs(fidelity, Y, complete, promotable)[:n]
+            # No model yet: halving, less the trials the full-fidelity front already beats.
+            beaten = _weakly_dominated(Y, Y[complete & (fidelity >= 1.0)])
+            promote = [i for i in self._halving(fidelity, Y, complete, promotable) if not beaten[i]][:n]
             return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote)), False)
         Z = torch.cat([X, fidelity[:, None]], dim=-1).double()  # N x (d + 1)
         with torch.random.fork_rng():
@@ -166,16 +170,6 @@ class MultiFidelityProposer:
             if gain > 0:
                 gains.append((gain / cost, row))
         return [row for _, row in sorted(gains, reverse=True)]
-
-    def _front_of_rungs(self, fidelity: Tensor, Y: Tensor, complete: Tensor, promotable: Tensor) -> list[int]:
-        """Before a GP can be fitted: the promotable members of each fidelity's own front."""
-        chosen = []
-        for level in self.schedule[:-1]:
-            rung = (complete & (fidelity - level).abs().lt(1e-9)).nonzero().flatten()
-            if rung.numel():
-                front = rung[pareto_mask(Y[rung])]
-                chosen += [int(i) for i in front if bool(promotable[i])]
-        return chosen
 
     def _halving(self, fidelity: Tensor, Y: Tensor, complete: Tensor, promotable: Tensor) -> list[int]:
         """Asynchronous successive halving: the promotable rows in the top ``1/eta`` of their rung."""
@@ -231,6 +225,13 @@ class MultiFidelityProposer:
             at_full = FixedFeatureAcquisitionFunction(acquisition, d=d + 1, columns=[d], values=[1.0])
             chosen.append(self._qlognehvi._optimize(at_full, 1, d).detach().clamp(0.0, 1.0))
         return torch.cat(chosen)  # k x d
+
+
+def _weakly_dominated(Y: Tensor, front: Tensor) -> Tensor:
+    """``N`` booleans: whether some row of ``front`` (``k x m``) is at least as good as each row of ``Y`` everywhere."""
+    if front.shape[0] == 0:
+        return torch.zeros(Y.shape[0], dtype=torch.bool)
+    return (front[None, :, :] >= Y[:, None, :]).all(dim=-1).any(dim=-1)
 
 
 def _ranking(Y: Tensor) -> Tensor:
