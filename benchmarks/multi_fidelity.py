@@ -10,6 +10,8 @@ seeds:
 - ``mmmo-mf``: qLogNEHVI on a GP over ``[x, fidelity]`` with observation noise,
   new points screened at ``--schedule``'s first fidelity, promotion by the
   optimistic full-fidelity posterior (``fidelity.promote: posterior``);
+- ``mmmo-mf-input``: the same with the GP over ``[x, fidelity]`` (``surrogate: input``)
+  instead of over ``x`` with the fidelity in the noise (``surrogate: noise``);
 - ``mmmo-sf``: single-fidelity qLogNEHVI, every trial a full evaluation;
 - ``sobol``: the Sobol design at full fidelity;
 - ``halving``: asynchronous successive halving over the Sobol design
@@ -53,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-METHODS = ("mmmo-mf", "mmmo-sf", "sobol", "halving")
+METHODS = ("mmmo-mf", "mmmo-mf-input", "mmmo-sf", "sobol", "halving")
 
 
 def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict:
@@ -70,14 +72,15 @@ def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict
         return config
     config["budget"] = {
         "trials": 100 * args.trials,  # the examples budget binds first
-        "initial": args.initial if method == "mmmo-mf" else 0,
+        "initial": 0 if method == "halving" else args.initial,
         "batch_size": args.batch_size,
         "examples": args.trials * full,
     }
-    config["proposer"] = "qlognehvi" if method == "mmmo-mf" else "sobol"
+    config["proposer"] = "sobol" if method == "halving" else "qlognehvi"
     fidelity = {"schedule": args.schedule}
-    if method == "mmmo-mf":
-        fidelity.update(promote="posterior", beta=args.beta)
+    if method.startswith("mmmo-mf"):
+        fidelity.update(promote="posterior", beta=args.beta,
+                        surrogate="input" if method == "mmmo-mf-input" else "noise")
     else:
         fidelity.update(promote="halving", eta=args.eta)
     config["fidelity"] = fidelity
@@ -103,7 +106,7 @@ def run_one(method: str, seed: int, zoo, args: argparse.Namespace) -> dict:
             ref_point = campaign.reference_point().tolist()
     searched = trials[trials["origin"] == "searched"]
     return {
-        "method": method,
+        "method": method + (f"[{args.tag}]" if args.tag else ""),
         "seed": seed,
         "examples": history["examples"].astype(float).tolist(),
         "n_searched": history["n_searched"].astype(int).tolist(),
@@ -117,8 +120,14 @@ def run_one(method: str, seed: int, zoo, args: argparse.Namespace) -> dict:
         "seconds_eval": float((searched["seconds_merge"].fillna(0) + searched["seconds_eval"].fillna(0)).sum()),
         "wall_seconds": time.perf_counter() - start,
         "settings": {k: getattr(args, k) for k in ("zoo", "limit", "trials", "initial", "batch_size", "schedule",
-                                                   "beta", "eta", "smoke")},
+                                                   "beta", "eta", "smoke", "tag")},
     }
+
+
+def _ordered(runs: list[dict]) -> list[str]:
+    """Method names of ``runs`` (tagged variants included), in :data:`METHODS` order."""
+    names = {r["method"] for r in runs}
+    return sorted(names, key=lambda n: (METHODS.index(n.split("[")[0]) if n.split("[")[0] in METHODS else 99, n))
 
 
 def hv_at(run: dict, examples: float) -> float:
@@ -158,7 +167,7 @@ def summarise(runs: list[dict]) -> dict:
         row["seconds_eval"] = statistics.mean(r["seconds_eval"] for r in seeds.values())
         summary["methods"][method] = row
     single = by_method.get("mmmo-sf", {})
-    for method in ("mmmo-mf", "halving", "sobol"):
+    for method in [m for m in by_method if m != "mmmo-sf"]:
         paired = []
         for seed, sf in sorted(single.items()):
             other = by_method.get(method, {}).get(seed)
@@ -184,7 +193,7 @@ def write_plot(runs: list[dict], summary: dict, path: Path) -> None:
     budget = summary["budget_examples"]
     grid = np.linspace(0, budget, 200)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in METHODS:
+    for method in _ordered(runs):
         method_runs = [r for r in runs if r["method"] == method]
         if not method_runs:
             continue
@@ -214,7 +223,7 @@ def markdown(summary: dict, runs: list[dict]) -> str:
         "mmmo-sf's final HV within 50% of its examples | proposal s / run | evaluation s / run |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for method in METHODS:
+    for method in _ordered(runs):
         row = summary["methods"].get(method)
         if row is None:
             continue
@@ -257,7 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--initial", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--schedule", type=float, nargs="+", default=[0.25, 1.0])
-    parser.add_argument("--beta", type=float, default=2.0)
+    parser.add_argument("--beta", type=float, default=1.0)
     parser.add_argument("--eta", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -266,6 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, nargs="+", help="only combine these results files into the report")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--smoke", action="store_true", help="capped optimisers (CI)")
+    parser.add_argument("--tag", help="suffix of the method names in the results (a variant's settings)")
     return parser.parse_args(argv)
 
 

@@ -363,7 +363,7 @@ class Campaign:
         start = time.perf_counter()
         args = (history.X, history.fidelity, history.Y, history.Yvar, history.pending, history.promotable, n, ref_point)
         try:
-            proposal = proposer.propose(*args, model_based=model_based)
+            proposal = proposer.propose(*args, model_based=model_based, superseded=history.superseded)
         except Exception as exc:  # noqa: BLE001 - as in _propose: a model that cannot be fitted gives a Sobol batch
             logger.warning("multi-fidelity proposal failed (%s: %s); this batch is Sobol points",
                            type(exc).__name__, exc)
@@ -378,7 +378,8 @@ class Campaign:
         if "multi_fidelity" not in self._proposers:
             fidelity = self.config.fidelity
             self._proposers["multi_fidelity"] = MultiFidelityProposer(
-                fidelity.schedule, seed=self.config.seed, promote=fidelity.promote, beta=fidelity.beta, eta=fidelity.eta
+                fidelity.schedule, seed=self.config.seed, promote=fidelity.promote, beta=fidelity.beta,
+                eta=fidelity.eta, surrogate=fidelity.surrogate,
             )
         return self._proposers["multi_fidelity"]
 

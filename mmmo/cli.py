@@ -156,9 +156,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_front(args: argparse.Namespace) -> int:
     campaign = _open(args.path, readonly=True)
     if args.json:
-        print(json.dumps(front_records(campaign), indent=None))
+        print(json.dumps(front_records(campaign, all_fidelities=args.all_fidelities), indent=None))
     else:
-        print(front_table(campaign))
+        print(front_table(campaign, all_fidelities=args.all_fidelities))
     return 0
 
 
@@ -178,7 +178,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}-plots")
     _check_out_folder(out, "--out")
     campaign = _open(path, readonly=True)
-    for file in plot_campaign(campaign, out):
+    for file in plot_campaign(campaign, out, all_fidelities=args.all_fidelities):
         print(file)
     return 0
 
@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     front = command("front", cmd_front, "print the Pareto front")
     front.add_argument("path", help="campaign file")
     front.add_argument("--json", action="store_true",
-                       help="one JSON array of trials (id, params, objectives)")
+                       help="one JSON array of trials (id, params, objectives, fidelity)")
+    front.add_argument("--all-fidelities", action="store_true",
+                       help="also trials scored on part of their examples (multi-fidelity campaigns)")
 
     export = command("export", cmd_export, "write a trial's merged model as an HF checkpoint")
     export.add_argument("path", help="campaign file")
@@ -264,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot = command("plot", cmd_plot, "write the front, hypervolume and parameter plots (PNG)")
     plot.add_argument("path", help="campaign file")
     plot.add_argument("--out", help="folder for the PNG files (default: PATH-plots beside PATH)")
+    plot.add_argument("--all-fidelities", action="store_true",
+                      help="plot trials scored on part of their examples on the front too")
 
     pareto = command("pareto-merge", cmd_pareto_merge, "run Pareto Merging from a YAML config")
     pareto.add_argument("config", help="Pareto Merging YAML file")

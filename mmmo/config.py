@@ -285,12 +285,15 @@ class FidelityConfig(_Strict):
     it adds. ``promote``: ``posterior`` (promote trials whose GP posterior at
     full fidelity, ``beta`` standard deviations up, would still enter the full-
     fidelity front) or ``halving`` (asynchronous successive halving: the top
-    ``1/eta`` of each rung by non-dominated rank).
+    ``1/eta`` of each rung by non-dominated rank). ``surrogate``: ``noise``
+    (a GP over the point; a low fidelity is an unbiased, noisier score) or
+    ``input`` (a GP over point and fidelity).
     """
 
     schedule: list[float] = Field(min_length=1)
     promote: Literal["posterior", "halving"] = "posterior"
-    beta: float = Field(default=2.0, ge=0)
+    surrogate: Literal["noise", "input"] = "noise"
+    beta: float = Field(default=1.0, ge=0)
     eta: int = Field(default=3, ge=2)
 
     @field_validator("schedule")

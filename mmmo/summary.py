@@ -19,13 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["front_records", "front_table", "status_text"]
 
 
-def front_table(campaign: Campaign, front: pd.DataFrame | None = None) -> str:
+def front_table(campaign: Campaign, front: pd.DataFrame | None = None, all_fidelities: bool = False) -> str:
     """The front as a fixed-width text table, best on the first objective first.
 
     With one value per source (model granularity) the weights and densities
     are shown in source order; finer spaces are left to ``--json`` and the plots.
+    A multi-fidelity campaign's table has a ``fidelity`` column; its front
+    holds full-fidelity members only unless ``all_fidelities``.
     """
-    front = campaign.front() if front is None else front
+    front = campaign.front(all_fidelities=all_fidelities) if front is None else front
     if front.empty:
         return "(the front is empty: no complete trial yet)"
     objectives = list(campaign.objective_names)
@@ -38,6 +40,8 @@ def front_table(campaign: Campaign, front: pd.DataFrame | None = None) -> str:
         table["method"] = rows["method"]
     for name in objectives:
         table[name] = rows[name].map(lambda v: f"{float(v):.3f}")
+    if campaign.config.fidelity is not None or all_fidelities:
+        table["fidelity"] = rows["fidelity"].map(lambda v: f"{float(v):.2f}")
     footer = "parameters of each member: mmmo front PATH --json"
     for kind, header in (("weight", "weights"), ("density", "densities")):
         columns = [f"{kind}[all][{source}]" for source in sources]
@@ -63,11 +67,11 @@ def _directions(campaign: Campaign) -> dict[str, str]:
     return campaign_directions(campaign)
 
 
-def front_records(campaign: Campaign) -> list[dict[str, Any]]:
-    """The front for scripts: ``[{"id", "label", "method", "params", "objectives"}, ...]``."""
+def front_records(campaign: Campaign, all_fidelities: bool = False) -> list[dict[str, Any]]:
+    """The front for scripts: ``[{"id", "label", "method", "params", "objectives", "fidelity"}, ...]``."""
     from mmmo.plots.data import parameter_columns
 
-    front = campaign.front()
+    front = campaign.front(all_fidelities=all_fidelities)
     parameters = parameter_columns(front)
     records = []
     for _, row in front.iterrows():
@@ -78,6 +82,7 @@ def front_records(campaign: Campaign) -> list[dict[str, Any]]:
             "method": row.get("method"),
             "params": {p: float(row[p]) for p in parameters if row[p] == row[p] and row[p] is not None},
             "objectives": {o: float(row[o]) for o in campaign.objective_names},
+            "fidelity": float(row["fidelity"]),
         })
     return records
 

@@ -18,7 +18,7 @@ class FakeCampaign:
     objective_names = ("math_em", "size")
     directions = ("maximize", "minimize")
     config = SimpleNamespace(name="t", model_names=SOURCES, budget=SimpleNamespace(trials=5),
-                             space=SimpleNamespace(methods=("dare_ties",)))
+                             space=SimpleNamespace(methods=("dare_ties",)), fidelity=None)
 
     def __init__(self) -> None:
         def row(trial_id, label, proposer, status, scores, weights, error=None):
@@ -29,7 +29,7 @@ class FakeCampaign:
                 out[f"weight[all][{source}]"] = weight
                 out[f"density[all][{source}]"] = 1.0 if label else 0.5
             out["math_em"], out["size"] = scores
-            return out | {"error": error}
+            return out | {"error": error, "fidelity": 1.0}
 
         self.table = pd.DataFrame([
             row(1, "base", "reference", "complete", (0.1, 1.0), (0.0, 0.0)),
@@ -43,7 +43,7 @@ class FakeCampaign:
     def trials(self) -> pd.DataFrame:
         return self.table
 
-    def front(self) -> pd.DataFrame:
+    def front(self, all_fidelities: bool = False) -> pd.DataFrame:
         front = self.table[self.table["trial_id"].isin([1, 2, 3])].copy()
         front["is_reference"] = front["proposer"] == "reference"
         return front
@@ -78,6 +78,15 @@ def test_front_records_are_json_ready():
     assert searched["objectives"] == {"math_em": 0.6, "size": 2.0}
     assert searched["params"] == {"weight[all][math]": 0.7, "density[all][math]": 0.5,
                                   "weight[all][code]": 0.2, "density[all][code]": 0.5}
+    assert searched["fidelity"] == 1.0
+
+
+def test_a_multi_fidelity_front_table_has_a_fidelity_column():
+    campaign = FakeCampaign()
+    campaign.config = SimpleNamespace(**{**vars(campaign.config), "fidelity": SimpleNamespace(schedule=[0.25, 1.0])})
+    lines = front_table(campaign).splitlines()
+    assert lines[0].split()[:5] == ["trial", "model", "math_em", "size", "fidelity"]
+    assert lines[1].split()[4] == "1.00"
 
 
 def test_status_text_reports_progress_best_hypervolume_and_last_error_line():

@@ -43,6 +43,8 @@ class FidelityHistory:
         X / fidelity / Y / Yvar: ``N x d``, ``N``, ``N x m`` (maximised), ``N x m``.
         pending: ``p x d`` points of the trials in flight.
         promotable: ``N`` booleans.
+        superseded: ``N`` booleans: trials whose promotion is complete (its
+            examples include theirs, so the model leaves them out).
         candidates: Searched trials that are not promotions (new points screened so far).
     """
 
@@ -53,6 +55,7 @@ class FidelityHistory:
     Yvar: Tensor
     pending: Tensor
     promotable: Tensor
+    superseded: Tensor
     candidates: int
 
 
@@ -68,6 +71,7 @@ def fidelity_history(
     """The proposer's inputs from every stored trial."""
     known = [r for r in records if r.x is not None and r.finished]
     promoted = {parent_of(r) for r in records} - {None}
+    completed = {parent_of(r) for r in records if r.status == "complete"} - {None}
     X = torch.tensor([r.x for r in known], dtype=torch.float64).reshape(len(known), dim)
     fidelity = torch.tensor([1.0 if r.fidelity is None else r.fidelity for r in known], dtype=torch.float64)
     active = [r for r in records if r.x is not None and r.status in ("pending", "running")]
@@ -84,6 +88,7 @@ def fidelity_history(
         Yvar=objective_noise(known, objectives),
         pending=torch.tensor([r.x for r in active], dtype=torch.float64).reshape(len(active), dim),
         promotable=promotable,
+        superseded=torch.tensor([r.trial_id in completed for r in known], dtype=torch.bool),
         candidates=sum(r.is_searched and parent_of(r) is None for r in records),
     )
 

@@ -60,13 +60,19 @@ def campaign_directions(campaign: Campaign) -> dict[str, Any]:
     return dict(zip(campaign.objective_names, directions))
 
 
-def plot_campaign(campaign: Campaign, out_dir: str | Path) -> PlotFiles:
-    """Write ``front.png``, ``hypervolume.png`` and ``parameters.png`` into ``out_dir``."""
+def plot_campaign(campaign: Campaign, out_dir: str | Path, all_fidelities: bool = False) -> PlotFiles:
+    """Write ``front.png``, ``hypervolume.png`` and ``parameters.png`` into ``out_dir``.
+
+    The front and parameter plots show the trials scored on all their
+    examples, unless ``all_fidelities`` (screening estimates too).
+    """
     from mmmo.plots import draw
 
     out_dir = Path(out_dir)
     directions = campaign_directions(campaign)
     trials = campaign.trials()
+    if not all_fidelities:
+        trials = trials[trials["fidelity"] >= 1.0]
     figures = {
         "front": draw.draw_front(front_data(trials, directions)),
         "hypervolume": draw.draw_hypervolume(hypervolume_data(campaign.hypervolume_history())),

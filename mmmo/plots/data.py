@@ -114,12 +114,15 @@ class HypervolumeData:
         reference_hypervolume: Hypervolume of the references alone (base, sources,
             recipes), or ``None`` when the history does not start with them.
         initial: Searched trials of the Sobol initial design at the start.
+        examples: Examples scored by the searched trials at each point of
+            ``trials`` (empty when the history does not record them).
     """
 
     trials: tuple[int, ...]
     hypervolume: tuple[float, ...]
     reference_hypervolume: float | None
     initial: int = 0
+    examples: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,11 @@ def hypervolume_data(history: pd.DataFrame) -> HypervolumeData:
     point at 0 is the hypervolume of the reference trials alone.
     """
     _check_columns(history, ["n_searched", "hypervolume"])
-    last = history.groupby("n_searched", sort=True)["hypervolume"].last()
+    grouped = history.groupby("n_searched", sort=True)
+    last = grouped["hypervolume"].last()
     counts = tuple(int(n) for n in last.index)
     volumes = tuple(float(v) for v in last)
+    examples = tuple(float(v) for v in grouped["examples"].last()) if "examples" in history.columns else ()
     reference = volumes[0] if counts and counts[0] == 0 else None
     initial = 0
     if "proposer" in history.columns:
@@ -211,7 +216,7 @@ def hypervolume_data(history: pd.DataFrame) -> HypervolumeData:
         while initial < len(searched) and searched[initial] == "sobol":
             initial += 1
     return HypervolumeData(
-        trials=counts, hypervolume=volumes, reference_hypervolume=reference, initial=initial
+        trials=counts, hypervolume=volumes, reference_hypervolume=reference, initial=initial, examples=examples
     )
 
 

@@ -199,9 +199,11 @@ def draw_front(data: FrontData) -> Figure:
 
 
 def draw_hypervolume(data: HypervolumeData) -> Figure:
-    """Hypervolume of the front against the number of finished trials."""
-    fig = _figure(6.0, 3.8)
-    ax = fig.subplots()
+    """Hypervolume of the front against finished trials and, where recorded, examples scored."""
+    by_cost = bool(data.examples) and max(data.examples) > 0
+    fig = _figure(11.0 if by_cost else 6.0, 3.8)
+    axes = fig.subplots(1, 2) if by_cost else [fig.subplots()]
+    ax = axes[0]
     if not data.trials:
         _empty(ax, "no hypervolume yet")
         return fig
@@ -222,6 +224,15 @@ def draw_hypervolume(data: HypervolumeData) -> Figure:
     ax.set_title("Hypervolume against trials", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    if by_cost:
+        cost = axes[1]
+        cost.step(data.examples, data.hypervolume, where="post", color=_FRONT, lw=1.6)
+        cost.plot(data.examples, data.hypervolume, "o", color=_FRONT, ms=3)
+        if data.reference_hypervolume is not None:
+            cost.axhline(data.reference_hypervolume, color=_RECIPE, ls="--", lw=1)
+        cost.set_xlabel("examples scored by searched trials")
+        cost.set_title("Hypervolume against cost (full-fidelity front)", fontsize=11)
+        cost.grid(True, alpha=0.3)
     return fig
 
 

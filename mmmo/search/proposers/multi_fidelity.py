@@ -5,16 +5,21 @@ scored. Every round decides, for ``n`` free slots, which screened trials to
 promote to the next fidelity of the schedule and which new points to screen
 at the first one.
 
-``posterior`` (the default): one GP per objective on ``[x, fidelity]``, with
-each score's observation noise (a score from few examples is noisier, so the
-GP trusts it less). A trial below full fidelity is promoted when its
-optimistic full-fidelity outcome (posterior mean plus ``beta`` standard
-deviations at fidelity 1) would raise the hypervolume of the full-fidelity
-front; the largest raise per example a promotion costs goes first. The other
-slots get new points from qLogNEHVI on the same GP with the fidelity fixed at
-1 (BoTorch's ``FixedFeatureAcquisitionFunction``), with every trial in flight
-and every promotion of the round pending at full fidelity, screened at the
-first fidelity.
+``posterior`` (the default): one GP per objective, with each score's
+observation noise, so a score from few examples weighs less. The examples
+of a fidelity are a uniform random prefix of all of them, so a low-fidelity
+score is an unbiased, noisier estimate of the full one: with ``surrogate:
+noise`` (the default) the GP is over ``x`` alone and the fidelity acts only
+through the noise; with ``surrogate: input`` it is over ``[x, fidelity]``, as
+in multi-fidelity BO, and predicts at fidelity 1 (BoTorch's
+``FixedFeatureAcquisitionFunction``). A promoted trial's screen leaves the
+model: its examples are among its promotion's. A trial below full fidelity
+is promoted when its optimistic full-fidelity outcome (posterior mean plus
+``beta`` standard deviations) would raise the hypervolume of the
+full-fidelity front; the largest raise per example a promotion costs goes
+first. The other slots get new points from qLogNEHVI on the same GP, with
+every trial in flight and every promotion of the round pending, screened at
+the first fidelity.
 
 ``halving``: asynchronous successive halving over the Sobol design (Li et al.);
 a trial is promoted once it is among the top ``1/eta`` of the trials finished
@@ -73,6 +78,8 @@ class MultiFidelityProposer:
         schedule: Increasing fidelities in (0, 1], the last 1.
         seed: Seeds the Sobol design, the QMC samples and the optimiser's starts.
         promote: ``posterior`` or ``halving``.
+        surrogate: ``noise`` (GP over ``x``; the fidelity sets the noise) or
+            ``input`` (GP over ``[x, fidelity]``).
         beta: Posterior standard deviations of optimism in a promotion decision.
         eta: Halving's reduction factor.
         options: Settings of the qLogNEHVI proposal (:class:`QLogNEHVIProposer`).
@@ -83,12 +90,16 @@ class MultiFidelityProposer:
         schedule: Sequence[float],
         seed: int = 0,
         promote: str = "posterior",
-        beta: float = 2.0,
+        beta: float = 1.0,
         eta: int = 3,
+        surrogate: str = "noise",
         **options: Any,
     ) -> None:
         if promote not in ("posterior", "halving"):
             raise ValueError(f"promote must be 'posterior' or 'halving', got {promote!r}")
+        if surrogate not in ("noise", "input"):
+            raise ValueError(f"surrogate must be 'noise' or 'input', got {surrogate!r}")
+        self.surrogate = surrogate
         self.schedule = tuple(float(f) for f in schedule)
         self.seed = seed
         self.promote_rule = promote
@@ -112,6 +123,7 @@ class MultiFidelityProposer:
         n: int,
         ref_point: Tensor | None = None,
         model_based: bool = True,
+        superseded: Tensor | None = None,
     ) -> FidelityProposal:
         """Promotions and new points for ``n`` slots.
 
@@ -125,6 +137,7 @@ class MultiFidelityProposer:
             n: Slots to fill.
             ref_point: ``m`` hypervolume reference point (maximised).
             model_based: False keeps to the Sobol design for the new points (the initial design).
+            superseded: ``N`` booleans: screens whose promotion is complete (left out of the model).
         """
         complete = torch.isfinite(Y).all(dim=-1)
         if self.promote_rule == "halving":
@@ -135,18 +148,26 @@ class MultiFidelityProposer:
             beaten = _weakly_dominated(Y, Y[complete & (fidelity >= 1.0)])
             promote = [i for i in self._halving(fidelity, Y, complete, promotable) if not beaten[i]][:n]
             return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote)), False)
-        Z = torch.cat([X, fidelity[:, None]], dim=-1).double()  # N x (d + 1)
+        use = complete & ~superseded if superseded is not None else complete
+        inputs = X.double() if self.surrogate == "noise" else torch.cat([X, fidelity[:, None]], dim=-1).double()
         with torch.random.fork_rng():
             torch.manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
             model = surrogate(
-                Z[complete], Y[complete].double(), Yvar[complete].double(),
+                inputs[use], Y[use].double(), Yvar[use].double(),
                 self._qlognehvi.hyperparameters, self._qlognehvi._fit_options(),
             )
             full = complete & (fidelity >= 1.0)
             ref = infer_ref_point(Y[complete]) if ref_point is None else ref_point.to(Y)
             promote = self._optimistic(model, X, fidelity, Y[full], promotable, ref)[:n]
-            new = self._screen(model, X[complete], pending, X[list(promote)], n - len(promote), ref)
+            new = self._screen(model, X[use], Y[use], pending, X[list(promote)], n - len(promote), ref)
         return FidelityProposal(tuple(promote), new, True)
+
+    def _at_full(self, points: Tensor) -> Tensor:
+        """Model inputs of ``points`` (``k x d``) at full fidelity."""
+        points = points.double()
+        if self.surrogate == "noise":
+            return points
+        return torch.cat([points, torch.ones(points.shape[0], 1, dtype=torch.float64)], dim=-1)
 
     # -- promotion rules ---------------------------------------------------
 
@@ -157,9 +178,8 @@ class MultiFidelityProposer:
         rows = promotable.nonzero().flatten().tolist()
         if not rows:
             return []
-        at_full = torch.cat([X[rows], torch.ones(len(rows), 1, dtype=X.dtype)], dim=-1).double()
         with torch.no_grad():
-            posterior = model.posterior(at_full)
+            posterior = model.posterior(self._at_full(X[rows]))
             optimistic = posterior.mean + self.beta * posterior.variance.clamp_min(0).sqrt()  # r x m
         base = hypervolume(Y_full, ref) if Y_full.shape[0] else 0.0
         gains = []
@@ -195,36 +215,35 @@ class MultiFidelityProposer:
         return SobolProposer(self.seed).propose(screened, empty, pending, k)
 
     def _screen(
-        self, model: Any, X_done: Tensor, pending: Tensor, promoted: Tensor, k: int, ref: Tensor
+        self, model: Any, X_done: Tensor, Y_done: Tensor, pending: Tensor, promoted: Tensor, k: int, ref: Tensor
     ) -> Tensor:
-        """``k`` new points by qLogNEHVI at full fidelity, one at a time (sequential greedy)."""
+        """``k`` new points by qLogNEHVI at full fidelity, built one at a time (sequential greedy)."""
         d = X_done.shape[1]
         if k <= 0:
             return torch.zeros(0, d, dtype=torch.float64)
-
-        def full(points: Tensor) -> Tensor:
-            return torch.cat([points.double(), torch.ones(points.shape[0], 1, dtype=torch.float64)], dim=-1)
-
+        in_flight = torch.cat([pending.double(), promoted.double()])
+        if self.surrogate == "noise":
+            return self._qlognehvi._candidates(model, X_done.double(), Y_done.double(), in_flight, k, ref)
         max_baseline = self._qlognehvi.max_baseline
         max_frac = 1.0 if max_baseline is None else min(1.0, max_baseline / X_done.shape[0])
-        baseline = prune_inferior_points_multi_objective(model, full(X_done), ref, max_frac=max_frac)
+        baseline = prune_inferior_points_multi_objective(model, self._at_full(X_done), ref, max_frac=max_frac)
         chosen: list[Tensor] = []
-        in_flight = torch.cat([pending.double(), promoted.double()])
         for _ in range(k):
+            # One at a time: BoTorch's sequential loop would mix d-dim candidates with (d+1)-dim pending points.
             waiting = torch.cat([in_flight, *chosen]) if chosen else in_flight
             acquisition = NativeQLogNEHVI(
                 model=model,
                 ref_point=ref,
                 X_baseline=baseline,
                 sampler=SobolQMCNormalSampler(torch.Size([self._qlognehvi.mc_samples]), seed=self.seed),
-                X_pending=full(waiting) if waiting.shape[0] else None,
+                X_pending=self._at_full(waiting) if waiting.shape[0] else None,
                 prune_baseline=False,
                 cache_root=True,
             )
             # The fidelity column is fixed at 1: a point is chosen for what it would score in full.
             at_full = FixedFeatureAcquisitionFunction(acquisition, d=d + 1, columns=[d], values=[1.0])
-            chosen.append(self._qlognehvi._optimize(at_full, 1, d).detach().clamp(0.0, 1.0))
-        return torch.cat(chosen)  # k x d
+            chosen.append(self._qlognehvi._optimize(at_full, 1, d).detach())
+        return torch.cat(chosen).clamp(0.0, 1.0)  # k x d
 
 
 def _weakly_dominated(Y: Tensor, front: Tensor) -> Tensor:
