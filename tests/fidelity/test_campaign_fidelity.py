@@ -124,3 +124,25 @@ def test_an_objective_that_cannot_be_subset_is_refused(tiny_zoo, tmp_path):
     config["objectives"].append({"kind": "perplexity", "data": config["objectives"][0]["data"], "name": "ppl"})
     with pytest.raises(ConfigError, match=r"objectives\.3\.kind: objective 'ppl' \(perplexity\) cannot be scored"):
         Campaign.create(tmp_path / "c.sqlite", config)
+
+
+def test_the_hypervolume_plot_has_a_panel_against_examples(run):
+    from mmmo.plots import draw
+    from mmmo.plots.data import hypervolume_data
+
+    data = hypervolume_data(run.hypervolume_history())
+    assert len(data.examples) == len(data.trials) and data.examples[-1] > 0
+    assert [ax.get_xlabel() for ax in draw.draw_hypervolume(data).axes] == [
+        "finished searched trials", "examples scored by searched trials"]
+
+
+def test_mmmo_front_shows_full_fidelity_members_and_all_on_request(run, capsys):
+    import json
+
+    from mmmo.cli import main
+
+    assert main(["front", str(run.path), "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full and all(member["fidelity"] == 1.0 for member in full)
+    assert main(["front", str(run.path), "--all-fidelities"]) == 0
+    assert "fidelity" in capsys.readouterr().out.splitlines()[0].split()
