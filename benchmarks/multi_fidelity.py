@@ -79,7 +79,7 @@ def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict
     config["proposer"] = "sobol" if method == "halving" else "qlognehvi"
     fidelity = {"schedule": args.schedule}
     if method.startswith("mmmo-mf"):
-        fidelity.update(promote="posterior", beta=args.beta,
+        fidelity.update(promote="posterior", beta=args.beta, eta=args.eta,
                         surrogate="input" if method == "mmmo-mf-input" else "noise")
     else:
         fidelity.update(promote="halving", eta=args.eta)

@@ -21,13 +21,24 @@ def history():
 
 def test_contenders_are_promoted_and_the_hopeless_are_not():
     X, fidelity, Y, Yvar, promotable = history()
-    proposer = MultiFidelityProposer([0.25, 1.0], seed=0, beta=1.0, num_restarts=2, raw_samples=16)
+    proposer = MultiFidelityProposer([0.25, 1.0], seed=0, beta=1.0, eta=2, num_restarts=2, raw_samples=16)
     with mock_optimize_context_manager():
         proposal = proposer.propose(X, fidelity, Y, Yvar, EMPTY, promotable, 4,
                                     ref_point=torch.tensor([0.0, 0.0], dtype=torch.float64))
     assert proposal.model_based
     assert set(proposal.promote) == {3, 4}
     assert proposal.new.shape == (2, 2) and proposal.new.min() >= 0 and proposal.new.max() <= 1
+
+
+def test_at_most_one_in_eta_screens_is_promoted_the_largest_raise_first():
+    X, fidelity, Y, Yvar, promotable = history()
+    proposer = MultiFidelityProposer([0.25, 1.0], seed=0, beta=1.0, eta=3, num_restarts=2, raw_samples=16)
+    ref = torch.tensor([0.0, 0.0], dtype=torch.float64)
+    with mock_optimize_context_manager():
+        first = proposer.propose(X, fidelity, Y, Yvar, EMPTY, promotable, 2, ref_point=ref)
+        assert first.promote == (4,)  # 5 screens: a quota of 1; (0.8, 0.8) raises the front most
+        promotable[4] = False
+        assert proposer.propose(X, fidelity, Y, Yvar, EMPTY, promotable, 2, ref_point=ref).promote == ()
 
 
 def test_a_gp_over_point_and_fidelity_proposes_at_full_fidelity():
@@ -43,7 +54,7 @@ def test_a_gp_over_point_and_fidelity_proposes_at_full_fidelity():
 def test_promotions_fill_the_slots_first_and_respect_the_mask():
     X, fidelity, Y, Yvar, promotable = history()
     promotable[4] = False  # already promoted
-    proposer = MultiFidelityProposer([0.25, 1.0], seed=0, num_restarts=2, raw_samples=16)
+    proposer = MultiFidelityProposer([0.25, 1.0], seed=0, eta=2, num_restarts=2, raw_samples=16)
     with mock_optimize_context_manager():
         proposal = proposer.propose(X, fidelity, Y, Yvar, EMPTY, promotable, 1,
                                     ref_point=torch.tensor([0.0, 0.0], dtype=torch.float64))

@@ -16,8 +16,10 @@ in multi-fidelity BO, and predicts at fidelity 1 (BoTorch's
 model: its examples are among its promotion's. A trial below full fidelity
 is promoted when its optimistic full-fidelity outcome (posterior mean plus
 ``beta`` standard deviations) would raise the hypervolume of the
-full-fidelity front; the largest raise per example a promotion costs goes
-first. The other slots get new points from qLogNEHVI on the same GP, with
+full-fidelity front, and is among the largest such raises of its fidelity's
+quota (at most ``1/eta`` of the trials finished at a fidelity are promoted,
+as in successive halving); the largest raise per example a promotion costs
+goes first. The other slots get new points from qLogNEHVI on the same GP, with
 every trial in flight and every promotion of the round pending, screened at
 the first fidelity.
 
@@ -158,7 +160,7 @@ class MultiFidelityProposer:
             )
             full = complete & (fidelity >= 1.0)
             ref = infer_ref_point(Y[complete]) if ref_point is None else ref_point.to(Y)
-            promote = self._optimistic(model, X, fidelity, Y[full], promotable, ref)[:n]
+            promote = self._optimistic(model, X, fidelity, Y[full], complete, promotable, ref)[:n]
             new = self._screen(model, X[use], Y[use], pending, X[list(promote)], n - len(promote), ref)
         return FidelityProposal(tuple(promote), new, True)
 
@@ -172,9 +174,11 @@ class MultiFidelityProposer:
     # -- promotion rules ---------------------------------------------------
 
     def _optimistic(
-        self, model: Any, X: Tensor, fidelity: Tensor, Y_full: Tensor, promotable: Tensor, ref: Tensor
+        self, model: Any, X: Tensor, fidelity: Tensor, Y_full: Tensor, complete: Tensor, promotable: Tensor,
+        ref: Tensor,
     ) -> list[int]:
-        """Promotable rows whose optimistic full-fidelity outcome raises the full-fidelity hypervolume."""
+        """Promotable rows whose optimistic full-fidelity outcome raises the full-fidelity hypervolume,
+        at most ``1/eta`` of each fidelity's finished trials promoted in all, largest raise first."""
         rows = promotable.nonzero().flatten().tolist()
         if not rows:
             return []
@@ -182,14 +186,21 @@ class MultiFidelityProposer:
             posterior = model.posterior(self._at_full(X[rows]))
             optimistic = posterior.mean + self.beta * posterior.variance.clamp_min(0).sqrt()  # r x m
         base = hypervolume(Y_full, ref) if Y_full.shape[0] else 0.0
-        gains = []
+        gains: dict[float, list[tuple[float, int]]] = {}
         for row, point in zip(rows, optimistic):
             gain = hypervolume(torch.cat([Y_full, point[None]]), ref) - base
-            # Per unit of cost: a promotion scores (next - current) of every objective's examples.
-            cost = self.next_fidelity(float(fidelity[row])) - float(fidelity[row])
             if gain > 0:
-                gains.append((gain / cost, row))
-        return [row for _, row in sorted(gains, reverse=True)]
+                gains.setdefault(float(fidelity[row]), []).append((gain, row))
+        chosen = []
+        for level, candidates in gains.items():
+            # In three or more objectives almost any point is non-dominated, so "could enter the front"
+            # alone promotes nearly every screen; the halving quota keeps the saving.
+            rung = complete & (fidelity - level).abs().lt(1e-9)
+            quota = int(rung.sum()) // self.eta - int((rung & ~promotable).sum())
+            # Per unit of cost: a promotion scores (next - current) of every objective's examples.
+            cost = self.next_fidelity(level) - level
+            chosen += [(gain / cost, row) for gain, row in sorted(candidates, reverse=True)[: max(quota, 0)]]
+        return [row for _, row in sorted(chosen, reverse=True)]
 
     def _halving(self, fidelity: Tensor, Y: Tensor, complete: Tensor, promotable: Tensor) -> list[int]:
         """Asynchronous successive halving: the promotable rows in the top ``1/eta`` of their rung."""
