@@ -99,9 +99,14 @@ class TrialEvaluator:
         if self._objectives is None:
             from mmmo.objectives import build_objectives
 
-            self._objectives = build_objectives(
+            objectives = build_objectives(
                 self.config.objectives, self.merger.tokenizer, self.merger.pool.base_state, seed=self.data_seed
             )
+            if self.config.fidelity is not None:
+                from mmmo.fidelity.scoring import check_subsettable
+
+                check_subsettable(objectives, [spec.kind for spec in self.config.objectives])
+            self._objectives = objectives
         return self._objectives
 
     @property

@@ -31,12 +31,33 @@ from mmmo.objectives.data import example_order, fidelity_count
 from mmmo.objectives.guard import checked, failure_text, safe_evaluate
 from mmmo.objectives.stats import mean_and_stderr
 
-__all__ = ["evaluate_at_fidelity", "objective_order", "subsettable"]
+__all__ = ["check_subsettable", "evaluate_at_fidelity", "objective_order", "subsettable"]
 
 
 def subsettable(objective: Any) -> bool:
-    """Whether ``objective`` can be scored on a subset of its examples."""
-    return callable(getattr(objective, "example_scores", None)) and hasattr(objective, "__len__")
+    """Whether ``objective`` can be scored on a subset of its examples (``subsets`` False says it cannot)."""
+    return (
+        callable(getattr(objective, "example_scores", None))
+        and hasattr(objective, "__len__")
+        and getattr(objective, "subsets", True)
+    )
+
+
+def check_subsettable(objectives: Sequence[Any], kinds: Sequence[str]) -> None:
+    """Refuse, before any trial, an objective over examples that cannot be scored on a subset of them.
+
+    Raises:
+        ObjectiveError: Naming the objective (an lm-eval metric not aggregated by its mean, say).
+    """
+    from mmmo.errors import ObjectiveError
+    from mmmo.registry import OBJECTIVES
+
+    for index, (objective, kind) in enumerate(zip(objectives, kinds)):
+        if OBJECTIVES.get(kind).subset == "examples" and not subsettable(objective):
+            raise ObjectiveError(
+                f"objectives.{index}: objective {objective.name!r} ({kind}) cannot be scored on a subset of its "
+                "examples, which fidelity needs (an lm-eval metric must be aggregated by its mean)"
+            )
 
 
 def objective_order(objective: Any, seed: int) -> list[int]:

@@ -207,5 +207,6 @@ LM_EVAL = ObjectiveKind(
     frozenset({"task"}),
     direction=None,
     needs_tokenizer=True,
+    subset="examples",  # metrics aggregated by their mean; checked when the objective is built
 )
 CALLABLE = ObjectiveKind("callable", _callable, frozenset(), frozenset({"function"}))

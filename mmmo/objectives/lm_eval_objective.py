@@ -91,7 +91,43 @@ class LmEvalObjective:
         count = len(task_object.eval_docs)
         self.indices = subsample_indices(count, limit, seed) if limit is not None else None
         self.num_docs = len(self.indices) if self.indices is not None else count
+        # A metric aggregated by its mean can be scored on a subset of documents and combined.
+        aggregation = task_object.aggregation().get(self.metric)
+        self.subsets = getattr(aggregation, "__name__", None) == "mean"
         self._lm: Any = None
+
+    def __len__(self) -> int:
+        return self.num_docs
+
+    def example_scores(self, model: Any, rows: list[int] | None = None) -> Any:
+        """The metric of each document of ``rows`` (indices into this objective's documents), in that order.
+
+        lm-eval scores only those documents (``samples``) and logs each one's
+        value (``log_samples``); only a metric aggregated by its mean has such values.
+        """
+        import torch
+        from lm_eval.evaluator import evaluate
+
+        if not self.subsets:
+            raise ObjectiveError(f"lm_eval task {self.task!r}: metric {self.metric!r} is not a mean over documents")
+        rows = list(range(self.num_docs)) if rows is None else list(rows)
+        docs = [self.indices[i] if self.indices is not None else i for i in rows]
+        with progress_bars_dropped():
+            results = evaluate(
+                self._wrapper(model),
+                self._task_dict,
+                samples={self.task: docs},
+                bootstrap_iters=0,
+                log_samples=True,
+                apply_chat_template=self.chat_template,
+                system_instruction=self.system_prompt,
+            )
+        values = {
+            sample["doc_id"]: float(sample[self.metric])
+            for sample in results["samples"][self.task]
+            if sample.get("filter", self.filter) == self.filter
+        }
+        return torch.tensor([values[doc] for doc in docs], dtype=torch.float64)
 
     def evaluate(self, model: Any, tokenizer: Any = None) -> Measurement:
         return measure(lambda: self._score(model))

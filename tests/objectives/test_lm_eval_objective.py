@@ -166,3 +166,18 @@ def test_chat_template_gives_the_built_in_chat_score(tmp_path):
 def test_chat_template_needs_one(task_dir, char_tokenizer):
     with pytest.raises(ObjectiveError, match="objective 'lm': chat_template is true but the tokenizer"):
         LmEvalObjective("lm", "tiny_copy", char_tokenizer, include_path=task_dir, chat_template=True)
+
+
+def test_a_promoted_lm_eval_score_equals_a_full_evaluation(task_dir, tiny_llama, char_tokenizer):
+    from mmmo.fidelity.scoring import evaluate_at_fidelity, objective_order
+
+    objective = LmEvalObjective("lm", "tiny_copy", char_tokenizer, include_path=task_dir, limit=12, seed=1)
+    assert len(objective) == 12 and objective.subsets
+    low, cost = evaluate_at_fidelity([objective], tiny_llama, char_tokenizer, 0.25, seed=4)
+    assert cost == 3
+    order = objective_order(objective, 4)
+    assert list(low["lm"].scores) == objective.example_scores(tiny_llama, order[:3]).tolist()
+    full, cost = evaluate_at_fidelity([objective], tiny_llama, char_tokenizer, 1.0, prior={"lm": low["lm"].scores}, seed=4)
+    fresh = objective.evaluate(tiny_llama, char_tokenizer)
+    assert cost == 9 and full["lm"].value == fresh.value and full["lm"].n == fresh.n
+    assert full["lm"].stderr == pytest.approx(fresh.stderr)
