@@ -40,8 +40,8 @@ import torch
 from mmmo.config import CampaignConfig, load_config, parse_config
 from mmmo.errors import ConfigError, StoreError
 from mmmo.evaluation import Executor, TrialEvaluator, TrialOutcome, TrialRequest, make_executor
-from mmmo.fidelity.budget import check_budget, example_counts, spent
-from mmmo.fidelity.rounds import FidelityHistory, fidelity_history, fidelity_trials, promotion_prior
+from mmmo.fidelity.budget import budget_spent, check_budget, counts_examples, example_counts
+from mmmo.fidelity.rounds import FidelityRounds, fidelity_history, promotion_prior
 from mmmo.model_refs import with_local_models
 from mmmo.objectives.base import Measurement
 from mmmo.plan import MergePlan
@@ -59,12 +59,11 @@ from mmmo.results import (
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, make_proposer
 from mmmo.search.proposers.base import accepts_noise
-from mmmo.search.proposers.multi_fidelity import MultiFidelityProposer
 from mmmo.search.space import SearchSpace
 from mmmo.sources.checkpoint import checkpoint_dtype
 from mmmo.sources.layout import layout_of_checkpoint
 from mmmo.store import CampaignStore, NewTrial
-from mmmo.trial import TrialRecord, TrialReport
+from mmmo.trial import TrialRecord, TrialReport, searched_seed
 
 __all__ = ["Campaign"]
 
@@ -226,7 +225,7 @@ class Campaign:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         check_budget(self.config)  # before any trial runs
-        self._example_counts = example_counts(self.config) if self._costed else {}
+        self._example_counts = example_counts(self.config) if counts_examples(self.config) else {}
         executor = make_executor(self.config, self._local_evaluator, data_seed=self._data_seed())
         try:
             directions = list(executor.start())
@@ -265,7 +264,8 @@ class Campaign:
                     records = self._store.trials()
                 searched = sum(r.is_searched for r in records)
                 wanted = executor.free() + lookahead - len(queued)
-                if proposal is None and wanted > 0 and searched < target and not self._budget_spent(records):
+                spent_all = budget_spent(self.config.budget, records, self._example_counts)
+                if proposal is None and wanted > 0 and searched < target and not spent_all:
                     n = min(max(batch_size, wanted), target - searched)
                     proposal = proposing.submit(*self._proposal_job(records, n))
                 if proposal is not None and proposal.done():
@@ -331,57 +331,16 @@ class Campaign:
             ]
         )
 
-    @property
-    def _costed(self) -> bool:
-        """Whether trials are counted in examples (a cost budget or multi-fidelity search)."""
-        return self.config.budget.examples is not None or self.config.fidelity is not None
-
-    def _budget_spent(self, records: list[TrialRecord]) -> bool:
-        """Whether the cost budget (examples or seconds) leaves nothing to propose."""
-        budget = self.config.budget
-        if budget.examples is None and budget.seconds is None:
-            return False
-        examples, seconds = spent(records, self._example_counts)
-        return (budget.examples is not None and examples >= budget.examples) or (
-            budget.seconds is not None and seconds >= budget.seconds
-        )
-
     def _proposal_job(self, records: list[TrialRecord], n: int) -> tuple:
         """The function the proposal thread runs, with its inputs read here."""
         if self.config.fidelity is None:
             return (self._propose, *self._proposal_inputs(records, n))
+        if "multi_fidelity" not in self._proposers:
+            self._proposers["multi_fidelity"] = FidelityRounds(self.config, self.space)
         history = fidelity_history(records, self.space.dim, self.objective_names, self.directions)
         model_based = history.candidates >= self.config.budget.initial
         ref_point = self.reference_point(records) if model_based else None
-        return self._propose_fidelity, history, n, ref_point, model_based, len(records)
-
-    def _propose_fidelity(
-        self, history: FidelityHistory, n: int, ref_point: torch.Tensor | None, model_based: bool, first_index: int
-    ) -> list[NewTrial]:
-        """Promotions and new screening points for ``n`` slots (runs in the proposal thread)."""
-        proposer = self._fidelity_proposer()
-        start = time.perf_counter()
-        args = (history.X, history.fidelity, history.Y, history.Yvar, history.pending, history.promotable, n, ref_point)
-        try:
-            proposal = proposer.propose(*args, model_based=model_based, superseded=history.superseded)
-        except Exception as exc:  # noqa: BLE001 - as in _propose: a model that cannot be fitted gives a Sobol batch
-            logger.warning("multi-fidelity proposal failed (%s: %s); this batch is Sobol points",
-                           type(exc).__name__, exc)
-            proposal = proposer.propose(*args, model_based=False)
-        seconds = (time.perf_counter() - start) / n
-        name = self.config.proposer if proposal.model_based else "sobol"
-        seeds = [(self.config.seed * 1_000_003 + first_index + i) % (2**31) for i in range(n)]
-        return fidelity_trials(proposal, history, self.space, proposer.next_fidelity,
-                               proposer.schedule[0], name, seeds, seconds)
-
-    def _fidelity_proposer(self) -> MultiFidelityProposer:
-        if "multi_fidelity" not in self._proposers:
-            fidelity = self.config.fidelity
-            self._proposers["multi_fidelity"] = MultiFidelityProposer(
-                fidelity.schedule, seed=self.config.seed, promote=fidelity.promote, beta=fidelity.beta,
-                eta=fidelity.eta, surrogate=fidelity.surrogate,
-            )
-        return self._proposers["multi_fidelity"]
+        return self._proposers["multi_fidelity"].propose, history, n, ref_point, model_based, len(records)
 
     def _proposal_inputs(self, records: list[TrialRecord], n: int) -> tuple:
         """What :meth:`_propose` needs, read here (the store is this thread's alone)."""
@@ -426,7 +385,7 @@ class Campaign:
         seconds = (time.perf_counter() - start) / n
         new = []
         for i, x in enumerate(candidates):
-            seed = (self.config.seed * 1_000_003 + first_index + i) % (2**31)
+            seed = searched_seed(self.config.seed, first_index + i)
             plan = self.space.decode(x, seed=seed)
             new.append(NewTrial(proposer=name, seed=seed, x=x.tolist(), plan=plan.to_dict(),
                                 seconds_propose=seconds, origin="searched"))

@@ -9,10 +9,15 @@ from typing import Literal
 
 from mmmo.objectives.base import Measurement
 
-__all__ = ["TrialRecord", "TrialReport", "TrialStatus", "TRIAL_STATUSES"]
+__all__ = ["TrialRecord", "TrialReport", "TrialStatus", "TRIAL_STATUSES", "searched_seed"]
 
 TrialStatus = Literal["pending", "running", "complete", "failed"]
 TRIAL_STATUSES: tuple[str, ...] = ("pending", "running", "complete", "failed")
+
+
+def searched_seed(campaign_seed: int, index: int) -> int:
+    """The plan seed of the searched trial created as the campaign's ``index``-th trial."""
+    return (campaign_seed * 1_000_003 + index) % (2**31)
 
 
 @dataclass(frozen=True)

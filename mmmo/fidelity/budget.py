@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mmmo.config import CampaignConfig
+from mmmo.config import Budget, CampaignConfig
 from mmmo.errors import ConfigError
 from mmmo.objectives.data import fidelity_count, read_jsonl
 from mmmo.trial import TrialRecord
 
-__all__ = ["check_budget", "example_counts", "full_cost", "spent", "trial_cost"]
+__all__ = ["budget_spent", "check_budget", "counts_examples", "example_counts", "full_cost", "spent", "trial_cost"]
 
 
 def example_counts(config: CampaignConfig) -> dict[str, int]:
@@ -81,6 +81,21 @@ def spent(records: Sequence[TrialRecord], counts: Mapping[str, int]) -> tuple[fl
         parent = by_id.get((record.params or {}).get("promoted_from"))
         examples += trial_cost(counts, record.fidelity, parent.fidelity if parent is not None else None)
     return examples, seconds
+
+
+def counts_examples(config: CampaignConfig) -> bool:
+    """Whether a run needs the example counts (a cost budget in examples, or multi-fidelity search)."""
+    return config.budget.examples is not None or config.fidelity is not None
+
+
+def budget_spent(budget: Budget, records: Sequence[TrialRecord], counts: Mapping[str, int]) -> bool:
+    """Whether the cost budget (examples or seconds) leaves nothing more to propose."""
+    if budget.examples is None and budget.seconds is None:
+        return False
+    examples, seconds = spent(records, counts)
+    return (budget.examples is not None and examples >= budget.examples) or (
+        budget.seconds is not None and seconds >= budget.seconds
+    )
 
 
 def check_budget(config: CampaignConfig) -> None:

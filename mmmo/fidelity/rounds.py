@@ -16,19 +16,32 @@ trial was promoted from it.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from mmmo.config import CampaignConfig
 from mmmo.results import objective_matrix, objective_noise
-from mmmo.search.proposers.multi_fidelity import FidelityProposal
+from mmmo.search.proposers.multi_fidelity import FidelityProposal, MultiFidelityProposer
 from mmmo.search.space import SearchSpace
 from mmmo.store import NewTrial
-from mmmo.trial import TrialRecord
+from mmmo.trial import TrialRecord, searched_seed
 
-__all__ = ["PROMOTION", "FidelityHistory", "fidelity_history", "fidelity_trials", "parent_of", "promotion_prior"]
+__all__ = [
+    "PROMOTION",
+    "FidelityHistory",
+    "FidelityRounds",
+    "fidelity_history",
+    "fidelity_trials",
+    "parent_of",
+    "promotion_prior",
+]
+
+logger = logging.getLogger(__name__)
 
 #: The proposer name of a promotion trial.
 PROMOTION = "promotion"
@@ -128,3 +141,38 @@ def promotion_prior(record: TrialRecord, records: Sequence[TrialRecord]) -> dict
     if parent is None:
         return None
     return {name: m.scores for name, m in parent.measurements.items() if m.scores is not None}
+
+
+class FidelityRounds:
+    """The multi-fidelity proposals of one campaign run (it holds the proposer and its GP cache)."""
+
+    def __init__(self, config: CampaignConfig, space: SearchSpace) -> None:
+        fidelity = config.fidelity
+        self.config = config
+        self.space = space
+        self.proposer = MultiFidelityProposer(
+            fidelity.schedule, seed=config.seed, promote=fidelity.promote, beta=fidelity.beta,
+            eta=fidelity.eta, surrogate=fidelity.surrogate,
+        )
+
+    def propose(
+        self, history: FidelityHistory, n: int, ref_point: Tensor | None, model_based: bool, first_index: int
+    ) -> list[NewTrial]:
+        """Promotions and new screening points for ``n`` slots (runs in the campaign's proposal thread).
+
+        A model that cannot be fitted gives a batch from the Sobol design (with
+        halving promotions), as a failing proposer does in a single-fidelity run.
+        """
+        start = time.perf_counter()
+        args = (history.X, history.fidelity, history.Y, history.Yvar, history.pending, history.promotable, n, ref_point)
+        try:
+            proposal = self.proposer.propose(*args, model_based=model_based, superseded=history.superseded)
+        except Exception as exc:  # noqa: BLE001 - a GP that cannot be fitted must not end a long campaign
+            logger.warning("multi-fidelity proposal failed (%s: %s); this batch is Sobol points",
+                           type(exc).__name__, exc)
+            proposal = self.proposer.propose(*args, model_based=False)
+        seconds = (time.perf_counter() - start) / n
+        name = self.config.proposer if proposal.model_based else "sobol"
+        seeds = [searched_seed(self.config.seed, first_index + i) for i in range(n)]
+        return fidelity_trials(proposal, history, self.space, self.proposer.next_fidelity,
+                               self.proposer.schedule[0], name, seeds, seconds)
