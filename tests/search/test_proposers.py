@@ -78,9 +78,9 @@ def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeyp
     pending = torch.full((1, 3), 0.5, dtype=torch.float64)
     seen = {}
 
-    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None):
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None):
         seen["X"], seen["Y"] = X_fit, Y_fit
-        return fit_gp(X_fit, Y_fit, cache, optimizer_options)
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar)
 
     original = qlognehvi_module.NativeQLogNEHVI
 
@@ -183,9 +183,9 @@ def test_only_warm_started_fits_are_capped(monkeypatch):
     X, Y = problem(n=12)
     seen = []
 
-    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None):
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None):
         seen.append(optimizer_options)
-        return fit_gp(X_fit, Y_fit, cache, optimizer_options)
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar)
 
     monkeypatch.setattr(gp_module, "fit_gp", recording_fit)
     proposer = make_proposer("qlognehvi", warm_fit_maxiter=7)
