@@ -65,3 +65,16 @@ def test_an_lm_eval_objective_needs_a_limit_for_a_cost_budget(config, tmp_path):
     lm_eval["objectives"].append({"kind": "lm_eval", "task": "hellaswag", "name": "hs"})
     with pytest.raises(ConfigError, match=r"objectives\.3\.limit: objective 'hs' needs a limit"):
         example_counts(parse_config(lm_eval))
+
+
+def test_a_budget_in_examples_or_seconds_is_spent_whichever_comes_first():
+    from mmmo.config import Budget
+    from mmmo.fidelity.budget import budget_spent
+
+    counts = {"a": 20}
+    done = TrialRecord(1, "complete", "sobol", None, (0.5,), {}, 0, origin="searched", fidelity=1.0, cost=20,
+                       seconds_merge=1.0, seconds_eval=2.0)
+    assert not budget_spent(Budget(), [done], counts)
+    assert budget_spent(Budget(examples=20), [done], counts) and not budget_spent(Budget(examples=21), [done], counts)
+    assert budget_spent(Budget(seconds=3.0), [done], counts) and not budget_spent(Budget(seconds=3.5), [done], counts)
+    assert budget_spent(Budget(examples=1000, seconds=2.0), [done], counts)
