@@ -267,7 +267,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--schedule", type=float, nargs="+", default=[0.25, 1.0])
     parser.add_argument("--beta", type=float, default=1.0)
-    parser.add_argument("--eta", type=int, default=3)
+    parser.add_argument("--eta", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "multi_fidelity_runs.jsonl",

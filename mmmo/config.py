@@ -294,7 +294,7 @@ class FidelityConfig(_Strict):
     promote: Literal["posterior", "halving"] = "posterior"
     surrogate: Literal["noise", "input"] = "noise"
     beta: float = Field(default=1.0, ge=0)
-    eta: int = Field(default=3, ge=2)
+    eta: int = Field(default=2, ge=2)
 
     @field_validator("schedule")
     @classmethod

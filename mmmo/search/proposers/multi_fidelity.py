@@ -93,7 +93,7 @@ class MultiFidelityProposer:
         seed: int = 0,
         promote: str = "posterior",
         beta: float = 1.0,
-        eta: int = 3,
+        eta: int = 2,
         surrogate: str = "noise",
         **options: Any,
     ) -> None:
