@@ -45,9 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path

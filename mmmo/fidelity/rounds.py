@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -110,7 +110,7 @@ def fidelity_trials(
     proposal: FidelityProposal,
     history: FidelityHistory,
     space: SearchSpace,
-    next_fidelity,
+    next_fidelity: Callable[[float], float | None],
     screening: float,
     proposer: str,
     seeds: Sequence[int],
