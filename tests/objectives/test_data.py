@@ -81,3 +81,16 @@ def test_subsample_is_deterministic_and_keeps_file_order():
     assert subsample(items, None) == items
     with pytest.raises(ObjectiveError, match="limit must be positive"):
         subsample(items, 0)
+
+
+def test_example_order_is_a_seeded_permutation_whose_prefixes_nest():
+    from mmmo.errors import ObjectiveError
+    from mmmo.objectives.data import example_order, fidelity_count
+
+    order = example_order(50, "3:task")
+    assert sorted(order) == list(range(50)) and order == example_order(50, "3:task") != example_order(50, "4:task")
+    low, high = order[: fidelity_count(50, 0.2)], order[: fidelity_count(50, 0.6)]
+    assert len(low) == 10 and len(high) == 30 and high[:10] == low
+    assert fidelity_count(10, 0.3) == 3 and fidelity_count(3, 0.01) == 1 and fidelity_count(7, 1.0) == 7
+    with pytest.raises(ObjectiveError, match=r"fidelity must be in \(0, 1\]"):
+        fidelity_count(10, 0.0)
