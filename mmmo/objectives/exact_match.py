@@ -18,14 +18,16 @@ gold answer contains one. Instruct models end a short answer with a newline
 and go on writing; without the stop a right answer followed by more text
 would count as wrong.
 
-Greedy decoding makes most of that work unnecessary: a row's greedy output is
-exactly its gold answer when, teacher-forced, the gold token is the argmax at
-every answer position (EOS included). So each trial first scores all rows in
-one teacher-forced pass and *certifies* those rows as correct; only the other
-rows are decoded token by token. A certified row must win every step by a
-margin (:data:`TIE_MARGIN`), so a near-tie, which the incremental KV-cache
-path might break the other way, is always decoded for real. The score is the
-same as decoding every row; ``certify=False`` decodes every row.
+Greedy decoding makes most of that work unnecessary on a good model: a
+row whose gold answer, followed by what ends it (EOS or a stop string), is
+the greedy argmax at every position by a margin is right without decoding
+(:mod:`~mmmo.objectives.certification`). Each batch's prompts go through the
+model once; their KV cache serves the teacher-forced certification pass and
+then the decoding of the rows it could not prove
+(:mod:`~mmmo.objectives.generation`). On a model that gets few rows right
+certification is pure cost, so a :class:`~mmmo.objectives.certification.CertificationPolicy`
+turns it off while the recent certified share does not pay for it. The score
+is the same as decoding every row; ``certify=False`` decodes every row.
 """
 
 from __future__ import annotations
@@ -35,21 +37,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import DynamicCache
 
 from mmmo.errors import ObjectiveError
 from mmmo.objectives.base import Direction, Measurement
-from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
+from mmmo.objectives.batches import PackedBatches, model_device
+from mmmo.objectives.certification import (
+    TIE_MARGIN,
+    CertificateBatch,
+    CertificationPolicy,
+    certificates,
+    ending_pool,
+)
 from mmmo.objectives.data import read_answer_rows, subsample
+from mmmo.objectives.generation import decode_batch, greedy_decode
 from mmmo.objectives.guard import measure
 from mmmo.objectives.prompts import AnswerMatching, PromptFormat, default_stop
 from mmmo.objectives.stats import mean_and_stderr
-from mmmo.objectives.teacher_forcing import continuation_logits, pack_continuations
 from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 
-# Logit gap by which the gold token must beat every other token, per dtype,
-# for a teacher-forced row to count as the greedy output.
-TIE_MARGIN = {torch.float64: 1e-6, torch.float32: 1e-2, torch.bfloat16: 0.5, torch.float16: 0.25}
+__all__ = ["TIE_MARGIN", "ExactMatch", "greedy_decode"]
 
 
 class ExactMatch:
@@ -117,20 +123,30 @@ class ExactMatch:
         )
         self._golds = [self._gold(answer) for answer in answers]
         self._prompts = [self.prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples]
-        self._batch_size = batch_size
         self._batches = PackedBatches(self._prompts, self.pad_id, batch_size)
-        golds = [answer_ids(tokenizer, answer) for _, answer in self.examples]
-        # A row can be certified only if its gold tokens, read as a prediction, match its gold answer.
-        self._certifiable = torch.tensor(
-            [
-                self._prediction(tokenizer.decode(ids[:-1], skip_special_tokens=True)) == gold
-                for ids, gold in zip(golds, self._golds, strict=True)
-            ],
-            dtype=torch.bool,
-        )
-        self._gold_batches = (
-            pack_continuations(self._prompts, golds, self.pad_id, batch_size) if certify else None
-        )
+        self._certificates = self._certificate_batches() if certify else None
+        self._policy = CertificationPolicy()
+        self._certificates_by_device: dict[torch.device, list[CertificateBatch]] = {}
+
+    def _certificate_batches(self) -> list[CertificateBatch]:
+        """Each prompt batch's certificates, in the batch's row order."""
+        pool = ending_pool(self.tokenizer, self.matching.stop)
+        per_row = [
+            certificates(
+                answer,
+                self.tokenizer,
+                self.matching.stop,
+                self.eos_id,
+                pool,
+                lambda text, row=row: self.matches(text, row),
+                self.max_new_tokens,
+            )
+            for row, (_, answer) in enumerate(self.examples)
+        ]
+        return [
+            CertificateBatch.pack([per_row[row] for row in batch.rows.tolist()], self.pad_id)
+            for batch in self._batches.on(torch.device("cpu"))
+        ]
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -165,137 +181,61 @@ class ExactMatch:
         return measure(lambda: self._score(model))
 
     def _score(self, model: Any) -> tuple[float, float | None, int]:
-        if self._gold_batches is None:
-            rows = list(range(len(self.examples)))
-            correct = torch.zeros(len(self.examples))
-        else:
-            certified = greedy_certified(model, self._gold_batches) & self._certifiable
-            correct = certified.float()
-            rows = (~certified).nonzero().flatten().tolist()
-        if rows:
-            predictions = self._decode(model, PackedBatches([self._prompts[i] for i in rows], self.pad_id, self._batch_size))
-            for row, prediction in zip(rows, predictions, strict=True):
-                correct[row] = float(self.matches(prediction, row))
+        certify = self._certificates is not None and self._policy.should_certify()
+        correct = torch.zeros(len(self.examples))
+        certified_rows = decoded_rows = 0
+        certify_seconds = decode_seconds = 0.0
+        device = model_device(model)
+        batches = self._batches.on(device)
+        proofs = self._certificates_on(device) if certify else [None] * len(batches)
+        for batch, proof in zip(batches, proofs, strict=True):
+            output = self._run(model, batch, proof)
+            rows = batch.rows.tolist()
+            texts = self._texts(output.generated)
+            for row, certified, text in zip(rows, output.certified.tolist(), texts, strict=True):
+                correct[row] = 1.0 if certified else float(self.matches(text, row))
+            certified_rows += int(output.certified.sum())
+            decoded_rows += len(rows) - int(output.certified.sum())
+            certify_seconds += output.certify_seconds
+            decode_seconds += output.decode_seconds
+        share = certified_rows / len(self.examples) if certify else None
+        self._policy.record(share, certify_seconds, decode_seconds, decoded_rows, len(self.examples))
         return mean_and_stderr(correct)
+
+    def _certificates_on(self, device: torch.device) -> list[CertificateBatch]:
+        if device not in self._certificates_by_device:
+            self._certificates_by_device[device] = [c.to(device) for c in self._certificates or []]
+        return self._certificates_by_device[device]
+
+    def _run(self, model: Any, batch: Any, proof: CertificateBatch | None) -> Any:
+        stopped = self._stopped if self.matching.stop else None
+        return decode_batch(model, batch, self.max_new_tokens, self.eos_id, self.pad_id, stopped, proof)
+
+    def _texts(self, generated: torch.Tensor) -> list[str]:
+        """Decoded outputs of ``B x T`` generated ids: each row up to its EOS."""
+        tokens = [ids[: ids.index(self.eos_id)] if self.eos_id in ids else ids for ids in generated.tolist()]
+        return self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+
+    def certified_rows(self, model: Any) -> torch.Tensor:
+        """``N`` booleans in data order: the rows certification proves right on
+        ``model`` as it is now (none when built with ``certify=False``)."""
+        certified = torch.zeros(len(self.examples), dtype=torch.bool)
+        if self._certificates is None:
+            return certified
+        device = model_device(model)
+        for batch, proof in zip(self._batches.on(device), self._certificates_on(device), strict=True):
+            certified[batch.rows.cpu()] = self._run(model, batch, proof).certified
+        return certified
 
     def predict(self, model: Any) -> list[str]:
         """The decoded greedy continuation of every prompt, in data order."""
-        return self._decode(model, self._batches)
-
-    @torch.inference_mode()
-    def _decode(self, model: Any, batches: PackedBatches) -> list[str]:
-        """Greedy continuations of ``batches``' rows, in their row order."""
-        outputs: list[str] = [""] * batches.num_rows
-        stopped = self._stopped if self.matching.stop else None
-        for batch in batches.on(model_device(model)):
-            tokens = greedy_decode(model, batch, self.max_new_tokens, self.eos_id, self.pad_id, stopped).tolist()
-            # Each row up to its EOS; the rest of the row is padding.
-            tokens = [ids[: ids.index(self.eos_id)] if self.eos_id in ids else ids for ids in tokens]
-            texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+        outputs: list[str] = [""] * len(self.examples)
+        for batch in self._batches.on(model_device(model)):
+            texts = self._texts(self._run(model, batch, None).generated)
             for row, text in zip(batch.rows.tolist(), texts, strict=True):
                 outputs[row] = text
         return outputs
 
-    def _stopped(self, generated: torch.Tensor, rows: torch.Tensor) -> list[bool]:
-        """Whether each of ``rows`` of ``generated`` (``B x t`` ids so far) holds a stop string."""
-        texts = self.tokenizer.batch_decode(generated[rows].tolist(), skip_special_tokens=True)
-        return [self.matching.stopped(text) for text in texts]
-
-
-@torch.inference_mode()
-def greedy_certified(model: Any, batches: PackedBatches) -> torch.Tensor:
-    """Rows whose scored continuation is the greedy output, by a clear margin.
-
-    Args:
-        batches: ``prompt + gold answer + EOS`` rows scoring the answer and EOS.
-
-    Returns:
-        ``N`` booleans, in the caller's row order: True where, at every scored
-        position, the target token's logit beats all others by ``TIE_MARGIN``.
-    """
-    certified = torch.zeros(batches.num_rows, dtype=torch.bool)
-    for batch in batches.on(model_device(model)):
-        logits, targets, scored = continuation_logits(model, batch)
-        margin = TIE_MARGIN.get(logits.dtype, 0.5)
-        logits = logits.float()
-        targets = targets[..., None]  # B x W x 1
-        target_logit = logits.gather(-1, targets).squeeze(-1)
-        runner_up = logits.scatter(-1, targets, float("-inf")).amax(-1)
-        wins = (target_logit - runner_up > margin) | ~scored
-        certified[batch.rows.cpu()] = wins.all(-1).cpu()
-    return certified
-
-
-def greedy_decode(
-    model: Any,
-    batch: TokenBatch,
-    max_new_tokens: int,
-    eos_id: int,
-    pad_id: int,
-    stopped: Callable[[torch.Tensor, torch.Tensor], list[bool]] | None = None,
-) -> torch.Tensor:
-    """Greedy continuation of a left-padded batch, using the model's KV cache.
-
-    ``stopped(generated, rows)``, when given, says after each step which of
-    the unfinished ``rows`` have ended otherwise than by EOS (a stop string
-    in their text); those rows stop as if they had produced EOS.
-
-    Returns:
-        ``B x T`` generated ids (``T <= max_new_tokens``); after a row's EOS
-        the row holds ``pad_id``.
-    """
-    batch_size, prompt_length = batch.input_ids.shape
-    device = batch.input_ids.device
-    padded = not bool(batch.attention_mask.all())
-    # One mask for the whole run, sliced each step, instead of a cat per token.
-    mask = torch.ones((batch_size, prompt_length + max_new_tokens), dtype=torch.long, device=device)
-    mask[:, :prompt_length] = batch.attention_mask
-    if _takes_boolean_4d_mask(model.config):
-        # A ready mask (True = attend) skips transformers' mask construction at
-        # every step, a large share of a step's cost on small models. The one
-        # query of a step may see every unpadded key, so no causal part is needed.
-        mask = mask.bool()[:, None, None, :]  # B x 1 x 1 x (P + T)
-    generated = torch.full((batch_size, max_new_tokens), pad_id, dtype=torch.long, device=device)
-    done = torch.zeros(batch_size, dtype=torch.bool, device=device)
-    cache = DynamicCache(config=model.config)
-    logits = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask if padded else None,
-        position_ids=batch.position_ids,
-        past_key_values=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    ).logits
-    positions = batch.position_ids[:, -1:]
-    for step in range(max_new_tokens):
-        next_ids = logits[:, -1].argmax(dim=-1).masked_fill(done, pad_id)
-        generated[:, step] = next_ids
-        done |= next_ids == eos_id
-        if stopped is not None:
-            open_rows = (~done).nonzero().flatten()
-            if len(open_rows):
-                hits = torch.tensor(stopped(generated[:, : step + 1], open_rows), dtype=torch.bool, device=device)
-                done[open_rows[hits]] = True
-        # One host sync per token; it ends the batch as soon as every row is done.
-        if step + 1 == max_new_tokens or bool(done.all()):
-            break
-        positions = positions + 1
-        logits = model(
-            input_ids=next_ids[:, None],
-            attention_mask=mask[..., : prompt_length + step + 1] if padded else None,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-        ).logits
-    return generated[:, : step + 1]
-
-
-def _takes_boolean_4d_mask(config: Any) -> bool:
-    """Whether the model's attention reads a 4D boolean mask as given: SDPA
-    attention with every layer attending to the full context (no sliding window)."""
-    if getattr(config, "_attn_implementation", None) != "sdpa":
-        return False
-    if getattr(config, "sliding_window", None) is not None:
-        return False
-    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
-    return all(kind == "full_attention" for kind in layer_types)
+    def _stopped(self, generated: list[list[int]]) -> list[bool]:
+        """Whether each generated token list's text holds a stop string."""
+        return [self.matching.stopped(text) for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
