@@ -58,6 +58,11 @@ from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 __all__ = ["TIE_MARGIN", "ExactMatch", "greedy_decode"]
 
 
+#: What one more prompt batch costs, in padded prompt tokens per row of a full
+#: batch: its own decoding steps. Batches are cut where padding costs more.
+BATCH_OVERHEAD = 4
+
+
 class ExactMatch:
     """Fraction of prompts whose greedy continuation equals the gold answer.
 
@@ -123,7 +128,10 @@ class ExactMatch:
         )
         self._golds = [self._gold(answer) for answer in answers]
         self._prompts = [self.prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples]
-        self._batches = PackedBatches(self._prompts, self.pad_id, batch_size)
+        # Generation: batches cut where they save padding, each prompt prefix run once.
+        self._batches = PackedBatches(
+            self._prompts, self.pad_id, batch_size, batch_overhead=BATCH_OVERHEAD * batch_size, share_prefix=True
+        )
         self._certificates = self._certificate_batches() if certify else None
         self._policy = CertificationPolicy()
         self._certificates_by_device: dict[torch.device, list[CertificateBatch]] = {}

@@ -38,12 +38,14 @@ class BatchOutput:
         certified: ``B`` rows proved right without decoding.
         generated: ``B x T`` greedy tokens of the decoded rows, ``pad_id`` after a
             row's end (and on certified rows); a row's EOS, when it has one, is kept.
+        prefill_seconds: Wall time of the prompts' pass.
         certify_seconds: Wall time of the certification pass (0 when none).
-        decode_seconds: Wall time of decoding, prefill included.
+        decode_seconds: Wall time of decoding after the prefill.
     """
 
     certified: Tensor
     generated: Tensor
+    prefill_seconds: float
     certify_seconds: float
     decode_seconds: float
 
@@ -62,33 +64,57 @@ def decode_batch(
     start = time.perf_counter()
     size = batch.input_ids.shape[0]
     cache = DynamicCache(config=model.config)
-    padded = not bool(batch.attention_mask.all())
+    prompt_mask = batch.prompt_mask()  # B x (S + L)
+    if len(batch.shared):
+        # The prefix every row shares runs once; its KV cache is copied to every row.
+        model(input_ids=batch.shared[None], past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(size)
+    padded = not bool(prompt_mask.all())
     first = model(
         input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask if padded else None,
+        attention_mask=prompt_mask if padded else None,
         position_ids=batch.position_ids,
         past_key_values=cache,
         use_cache=True,
         logits_to_keep=1,
     ).logits[:, -1]  # B x V: each row's first generated token
     certified = torch.zeros(size, dtype=torch.bool, device=first.device)
+    # Each phase is timed apart: the certification policy weighs the pass against the decoding it saves.
+    prefill_seconds = _synced(first) - start
     certify_seconds = 0.0
     if certificates is not None:
         certify_start = time.perf_counter()
-        certified = _certify(model, cache, batch, first, certificates)
-        certify_seconds = time.perf_counter() - certify_start
+        certified = _certify(model, cache, batch, prompt_mask, first, certificates)
+        certify_seconds = _synced(certified) - certify_start
+    decode_start = time.perf_counter()
     active = (~certified).nonzero().flatten()
     generated = torch.full((size, max_new_tokens), pad_id, dtype=torch.long, device=first.device)
     if len(active):
         if len(active) < size:
             cache.batch_select_indices(active)
-        _greedy(model, cache, batch, first, active, generated, eos_id, pad_id, stopped)
-    seconds = time.perf_counter() - start - certify_seconds
-    return BatchOutput(certified.cpu(), generated.cpu(), certify_seconds, seconds)
+        _greedy(model, cache, batch, prompt_mask, first, active, generated, eos_id, stopped)
+    generated = generated.cpu()
+    return BatchOutput(
+        certified.cpu(), generated, prefill_seconds, certify_seconds, time.perf_counter() - decode_start
+    )
+
+
+def _synced(tensor: Tensor) -> float:
+    """The time once ``tensor`` is computed (the device may run ahead of the host)."""
+    if tensor.device.type == "cuda":
+        torch.cuda.synchronize(tensor.device)
+    elif tensor.device.type != "cpu":
+        tensor.cpu()
+    return time.perf_counter()
 
 
 def _certify(
-    model: Any, cache: DynamicCache, batch: TokenBatch, first: Tensor, certificates: CertificateBatch
+    model: Any,
+    cache: DynamicCache,
+    batch: TokenBatch,
+    prompt_mask: Tensor,
+    first: Tensor,
+    certificates: CertificateBatch,
 ) -> Tensor:
     """``B`` rows with a certificate that holds; the cache is left holding the
     prompts of every row (one per row, in batch order)."""
@@ -97,12 +123,11 @@ def _certify(
         cache.batch_select_indices(certificates.rows)  # one cache row per certificate
     logits = first[certificates.rows, None]  # C x 1 x V
     if width:
-        prompt_mask = batch.attention_mask[certificates.rows]
         positions = batch.position_ids[certificates.rows, -1:] + 1 + torch.arange(width, device=first.device)
         prefix_mask = torch.arange(width, device=first.device)[None, :] < certificates.lengths[:, None]
         chunk = model(
             input_ids=certificates.prefix,
-            attention_mask=torch.cat([prompt_mask, prefix_mask.long()], dim=1),
+            attention_mask=torch.cat([prompt_mask[certificates.rows], prefix_mask.long()], dim=1),
             position_ids=positions,
             past_key_values=cache,
             use_cache=True,
@@ -121,21 +146,21 @@ def _greedy(
     model: Any,
     cache: DynamicCache,
     batch: TokenBatch,
+    prompt_mask: Tensor,
     first: Tensor,
     active: Tensor,
     generated: Tensor,
     eos_id: int,
-    pad_id: int,
     stopped: Stopped | None,
 ) -> None:
     """Decode the ``active`` rows into ``generated``; ``cache`` and ``first`` hold
     those rows' prompts (cache) and all rows' first-token logits."""
-    prompt_length = batch.input_ids.shape[1]
+    prompt_length = prompt_mask.shape[1]
     max_new_tokens = generated.shape[1]
     device = first.device
     # One mask for the whole run, sliced each step, instead of a cat per token.
     mask = torch.ones((len(active), prompt_length + max_new_tokens), dtype=torch.long, device=device)
-    mask[:, :prompt_length] = batch.attention_mask[active]
+    mask[:, :prompt_length] = prompt_mask[active]
     if _takes_boolean_4d_mask(model.config):
         # A ready mask (True = attend) skips transformers' mask construction at
         # every step, a large share of a step's cost on small models. The one

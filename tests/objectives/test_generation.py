@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import torch
 
+import mmmo.objectives.exact_match as exact_match
+from mmmo.objectives.batches import PackedBatches
 from mmmo.objectives.exact_match import ExactMatch
+from mmmo.objectives.generation import decode_batch
 from tests.objectives.conftest import (
     copy_examples,
     make_bpe_tokenizer,
@@ -26,29 +29,35 @@ class RecordingModel(torch.nn.Module):
         return self.model(**kwargs)
 
 
-def newline_objective(tmp_path, rows, **options):
+def test_rows_stop_at_their_stop_string_and_leave_the_batch():
     tokenizer = make_bpe_tokenizer()
     model = make_newline_llama(tokenizer)
-    path = write_jsonl(tmp_path / "rows.jsonl", rows)
-    return ExactMatch("em", path, tokenizer, max_new_tokens=8, batch_size=len(rows), **options), model, tokenizer
-
-
-def test_finished_rows_leave_the_batch(tmp_path):
-    rows = copy_examples(16, seed=11)
-    objective, model, tokenizer = newline_objective(tmp_path, rows, certify=False)
+    prompts = [row["prompt"] for row in copy_examples(16, seed=11)]
+    reference = reference_generate(model, tokenizer, prompts, 8, ["\n"])
     # Tokens each row decodes before it ends (a stop string or EOS, kept), capped at 8.
-    steps = [len(out) for out in reference_generate(model, tokenizer, [r["prompt"] for r in rows], 8, ["\n"])]
+    steps = [len(out) for out in reference]
     assert len(set(steps)) > 2, "the rows must end at different steps"
+    batch = PackedBatches([tokenizer(p).input_ids for p in prompts], tokenizer.pad_token_id, 16).on(
+        torch.device("cpu")
+    )[0]
+
+    def stopped(generated):
+        return ["\n" in text for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
     recording = RecordingModel(model)
-    objective.predict(recording)
+    output = decode_batch(recording, batch, 8, tokenizer.eos_token_id, tokenizer.pad_token_id, stopped)
+    for row, generated in zip(batch.rows.tolist(), output.generated.tolist(), strict=True):
+        assert generated[: steps[row]] == reference[row]
+        assert set(generated[steps[row] :]) <= {tokenizer.pad_token_id}
     prefill, *decode_steps = recording.shapes
-    assert prefill[0] == len(rows)
+    assert prefill[0] == len(prompts)
     # Step s feeds exactly the rows that have not ended after s tokens.
     expected = [sum(n > s for n in steps) for s in range(1, max(steps))]
-    assert [batch for batch, _ in decode_steps] == expected
+    assert [rows for rows, _ in decode_steps] == expected
 
 
-def test_certification_reuses_the_prompt_cache(tmp_path):
+def test_certification_reuses_the_prompt_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(exact_match, "BATCH_OVERHEAD", 10**6)  # one batch
     rows = copy_examples(16, seed=12)
     tokenizer = make_bpe_tokenizer()
     model = make_newline_llama(tokenizer)
@@ -58,15 +67,17 @@ def test_certification_reuses_the_prompt_cache(tmp_path):
     rows[0]["answer"] += "a"  # one wrong row, decoded after certification
     path = write_jsonl(tmp_path / "b.jsonl", rows)
     objective = ExactMatch("em", path, tokenizer, max_new_tokens=8, batch_size=16)
+    (batch,) = objective._batches.on(torch.device("cpu"))
     recording = RecordingModel(model)
     certified = objective.certified_rows(model)
     assert 0 < int(certified.sum()) < 16
     assert objective.evaluate(recording).value == objective.evaluate(model).value == 15 / 16
-    prompt_length = max(len(tokenizer(r["prompt"]).input_ids) for r in rows)
-    # The prompts go through the model once; certification feeds only answer tokens on
-    # top of their cache, and decoding continues from the same cache.
-    assert [shape[1] for shape in recording.shapes].count(prompt_length) == 1
-    prefill, certify, *decode_steps = recording.shapes
-    assert certify[1] < prompt_length
-    assert all(shape[1] == 1 for shape in decode_steps)
+    shared, prefill, certify, *decode_steps = recording.shapes
+    # The prompts go through the model once, their shared prefix (BOS) once in all;
+    # certification feeds only answer tokens on top of their cache, and decoding
+    # continues from the same cache, one token per row and step.
+    assert shared == (1, len(batch.shared)) and len(batch.shared) >= 1
+    assert prefill == tuple(batch.input_ids.shape)
+    assert certify[1] == max(len(tokenizer(r["answer"], add_special_tokens=False).input_ids) for r in rows)
+    assert all(width == 1 for _, width in decode_steps)
     assert decode_steps[0][0] == 16 - int(certified.sum())
