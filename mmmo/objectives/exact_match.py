@@ -82,6 +82,8 @@ class ExactMatch:
             and ``strip``).
         certify: Skip decoding of rows that teacher forcing proves correct
             (see the module docstring); same score, less work.
+        policy: When to certify (default: a fresh
+            :class:`~mmmo.objectives.certification.CertificationPolicy`).
     """
 
     direction: Direction = "maximize"
@@ -99,6 +101,7 @@ class ExactMatch:
         prompt_format: PromptFormat | None = None,
         matching: AnswerMatching | None = None,
         certify: bool = True,
+        policy: CertificationPolicy | None = None,
     ) -> None:
         if max_new_tokens is not None and max_new_tokens < 1:
             raise ObjectiveError(f"objective {name!r}: max_new_tokens must be positive, got {max_new_tokens}")
@@ -133,7 +136,7 @@ class ExactMatch:
             self._prompts, self.pad_id, batch_size, batch_overhead=BATCH_OVERHEAD * batch_size, share_prefix=True
         )
         self._certificates = self._certificate_batches() if certify else None
-        self._policy = CertificationPolicy()
+        self._policy = policy or CertificationPolicy()
         self._certificates_by_device: dict[torch.device, list[CertificateBatch]] = {}
 
     def _certificate_batches(self) -> list[CertificateBatch]:
