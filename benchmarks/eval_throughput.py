@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--zoo", default=None, help="with --real: a real zoo folder (default: the cached one)")
     parser.add_argument("--limit", type=int, default=64, help="with --real: test items per task")
     parser.add_argument("--history", type=int, default=30, help="with --real: trials behind the timed proposal")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="with --real: what seconds count")
     args = parser.parse_args()
     if args.real:
         if args.threads:
