@@ -83,7 +83,7 @@ def generate_decode(objective, model) -> list[str]:
     from mmmo.objectives.batches import model_device
 
     outputs = [""] * len(objective.examples)
-    for batch in objective._batches.on(model_device(model)):
+    for batch in objective.batches(model_device(model)):
         out = model.generate(
             input_ids=batch.input_ids,
             attention_mask=batch.attention_mask,

@@ -40,16 +40,17 @@ import torch
 
 from mmmo.errors import ObjectiveError
 from mmmo.objectives.base import Direction, Measurement
-from mmmo.objectives.batches import PackedBatches, model_device
+from mmmo.objectives.batches import PackedBatches, TokenBatch, model_device
 from mmmo.objectives.certification import (
     TIE_MARGIN,
+    Certificate,
     CertificateBatch,
     CertificationPolicy,
     certificates,
     ending_pool,
 )
 from mmmo.objectives.data import read_answer_rows, subsample
-from mmmo.objectives.generation import decode_batch, greedy_decode
+from mmmo.objectives.generation import BatchOutput, decode_batch, greedy_decode
 from mmmo.objectives.guard import measure
 from mmmo.objectives.prompts import AnswerMatching, PromptFormat, default_stop
 from mmmo.objectives.stats import mean_and_stderr
@@ -58,8 +59,11 @@ from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 __all__ = ["TIE_MARGIN", "ExactMatch", "greedy_decode"]
 
 
-#: What one more prompt batch costs, in padded prompt tokens per row of a full
-#: batch: its own decoding steps. Batches are cut where padding costs more.
+#: What one more prompt batch costs on a CPU, in padded prompt tokens per row
+#: of a full batch: its own decoding steps. There compute follows tokens, so
+#: padding costs what it computes, and batches are cut where they save it. On
+#: an accelerator a step costs about the same for few rows as for many, so
+#: batches stay full (``batch_size`` rows each).
 BATCH_OVERHEAD = 4
 
 
@@ -131,18 +135,15 @@ class ExactMatch:
         )
         self._golds = [self._gold(answer) for answer in answers]
         self._prompts = [self.prompt_format.ids(tokenizer, prompt) for prompt, _ in self.examples]
-        # Generation: batches cut where they save padding, each prompt prefix run once.
-        self._batches = PackedBatches(
-            self._prompts, self.pad_id, batch_size, batch_overhead=BATCH_OVERHEAD * batch_size, share_prefix=True
-        )
-        self._certificates = self._certificate_batches() if certify else None
+        self._batch_size = batch_size
+        self._row_certificates = self._certificates() if certify else None
         self._policy = policy or CertificationPolicy()
-        self._certificates_by_device: dict[torch.device, list[CertificateBatch]] = {}
+        self._layouts: dict[torch.device, tuple[list[TokenBatch], list[CertificateBatch] | None]] = {}
 
-    def _certificate_batches(self) -> list[CertificateBatch]:
-        """Each prompt batch's certificates, in the batch's row order."""
+    def _certificates(self) -> list[list[Certificate]]:
+        """Each row's certificates (see :mod:`~mmmo.objectives.certification`)."""
         pool = ending_pool(self.tokenizer, self.matching.stop)
-        per_row = [
+        return [
             certificates(
                 answer,
                 self.tokenizer,
@@ -154,10 +155,28 @@ class ExactMatch:
             )
             for row, (_, answer) in enumerate(self.examples)
         ]
-        return [
-            CertificateBatch.pack([per_row[row] for row in batch.rows.tolist()], self.pad_id)
-            for batch in self._batches.on(torch.device("cpu"))
-        ]
+
+    def batches(self, device: torch.device) -> list[TokenBatch]:
+        """The prompt batches used on ``device`` (each prompt prefix shared by a batch's rows held once)."""
+        return self._layout(device)[0]
+
+    def _layout(self, device: torch.device) -> tuple[list[TokenBatch], list[CertificateBatch] | None]:
+        """Prompt batches on ``device`` and their certificates, packed once per device."""
+        device = torch.device(device)
+        if device not in self._layouts:
+            overhead = BATCH_OVERHEAD * self._batch_size if device.type == "cpu" else None
+            packed = PackedBatches(
+                self._prompts, self.pad_id, self._batch_size, batch_overhead=overhead, share_prefix=True
+            )
+            batches = packed.on(device)
+            proofs = None
+            if self._row_certificates is not None:
+                proofs = [
+                    CertificateBatch.pack([self._row_certificates[r] for r in b.rows.tolist()], self.pad_id).to(device)
+                    for b in batches
+                ]
+            self._layouts[device] = (batches, proofs)
+        return self._layouts[device]
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -192,14 +211,12 @@ class ExactMatch:
         return measure(lambda: self._score(model))
 
     def _score(self, model: Any) -> tuple[float, float | None, int]:
-        certify = self._certificates is not None and self._policy.should_certify()
+        certify = self._row_certificates is not None and self._policy.should_certify()
         correct = torch.zeros(len(self.examples))
         certified_rows = decoded_rows = 0
         certify_seconds = decode_seconds = 0.0
-        device = model_device(model)
-        batches = self._batches.on(device)
-        proofs = self._certificates_on(device) if certify else [None] * len(batches)
-        for batch, proof in zip(batches, proofs, strict=True):
+        batches, proofs = self._layout(model_device(model))
+        for batch, proof in zip(batches, proofs if certify and proofs else [None] * len(batches), strict=True):
             output = self._run(model, batch, proof)
             rows = batch.rows.tolist()
             texts = self._texts(output.generated)
@@ -213,12 +230,7 @@ class ExactMatch:
         self._policy.record(share, certify_seconds, decode_seconds, decoded_rows, len(self.examples))
         return mean_and_stderr(correct)
 
-    def _certificates_on(self, device: torch.device) -> list[CertificateBatch]:
-        if device not in self._certificates_by_device:
-            self._certificates_by_device[device] = [c.to(device) for c in self._certificates or []]
-        return self._certificates_by_device[device]
-
-    def _run(self, model: Any, batch: Any, proof: CertificateBatch | None) -> Any:
+    def _run(self, model: Any, batch: TokenBatch, proof: CertificateBatch | None) -> BatchOutput:
         stopped = self._stopped if self.matching.stop else None
         return decode_batch(model, batch, self.max_new_tokens, self.eos_id, self.pad_id, stopped, proof)
 
@@ -231,17 +243,17 @@ class ExactMatch:
         """``N`` booleans in data order: the rows certification proves right on
         ``model`` as it is now (none when built with ``certify=False``)."""
         certified = torch.zeros(len(self.examples), dtype=torch.bool)
-        if self._certificates is None:
+        batches, proofs = self._layout(model_device(model))
+        if proofs is None:
             return certified
-        device = model_device(model)
-        for batch, proof in zip(self._batches.on(device), self._certificates_on(device), strict=True):
+        for batch, proof in zip(batches, proofs, strict=True):
             certified[batch.rows.cpu()] = self._run(model, batch, proof).certified
         return certified
 
     def predict(self, model: Any) -> list[str]:
         """The decoded greedy continuation of every prompt, in data order."""
         outputs: list[str] = [""] * len(self.examples)
-        for batch in self._batches.on(model_device(model)):
+        for batch in self.batches(model_device(model)):
             texts = self._texts(self._run(model, batch, None).generated)
             for row, text in zip(batch.rows.tolist(), texts, strict=True):
                 outputs[row] = text

@@ -62,7 +62,7 @@ def test_a_long_shared_prefix_decodes_as_generate_does(tmp_path):
     path = write_jsonl(tmp_path / "rows.jsonl", rows)
     form = PromptFormat(prefix="abc=abc\nhe=he\n")
     objective = ExactMatch("em", path, tokenizer, max_new_tokens=8, prompt_format=form, certify=False)
-    batches = objective._batches.on(CPU)
+    batches = objective.batches(CPU)
     assert all(len(b.shared) > 10 for b in batches if len(b.rows) > 1)
     expected = []
     for row in rows:
@@ -78,3 +78,16 @@ def test_a_long_shared_prefix_decodes_as_generate_does(tmp_path):
         )[0, encoded.input_ids.shape[1] :]
         expected.append(tokenizer.decode(out, skip_special_tokens=True))
     assert objective.predict(model) == expected
+
+
+def test_batches_are_cut_for_padding_on_the_cpu_and_kept_full_elsewhere(tmp_path):
+    tokenizer = make_bpe_tokenizer()
+    rows = copy_examples(40, seed=9)  # prompts of 2 to 8 letters
+    path = write_jsonl(tmp_path / "rows.jsonl", rows)
+    objective = ExactMatch("em", path, tokenizer, batch_size=40)
+    on_cpu = objective.batches(CPU)
+    elsewhere = objective.batches(torch.device("meta"))  # stands for an accelerator: no compute needed
+    assert len(elsewhere) == 1 and len(on_cpu) > 1
+    padded = sum(b.input_ids.numel() for b in on_cpu)
+    assert padded < elsewhere[0].input_ids.numel()
+    assert sorted(r for b in on_cpu for r in b.rows.tolist()) == list(range(40))

@@ -122,7 +122,7 @@ def test_batch_stops_when_every_row_is_done(tmp_path, tiny_llama, char_tokenizer
     lengths = [n for _, _, n in stopped]
     expected = sum(
         bool(len(batch.shared)) + max(lengths[row] for row in batch.rows.tolist()) + 1
-        for batch in objective._batches.on(torch.device("cpu"))
+        for batch in objective.batches(torch.device("cpu"))
     )
     assert counting.calls == expected < 40
 

@@ -67,7 +67,7 @@ def test_certification_reuses_the_prompt_cache(tmp_path, monkeypatch):
     rows[0]["answer"] += "a"  # one wrong row, decoded after certification
     path = write_jsonl(tmp_path / "b.jsonl", rows)
     objective = ExactMatch("em", path, tokenizer, max_new_tokens=8, batch_size=16)
-    (batch,) = objective._batches.on(torch.device("cpu"))
+    (batch,) = objective.batches(torch.device("cpu"))
     recording = RecordingModel(model)
     certified = objective.certified_rows(model)
     assert 0 < int(certified.sum()) < 16
