@@ -168,13 +168,13 @@ class ExactMatch:
             packed = PackedBatches(
                 self._prompts, self.pad_id, self._batch_size, batch_overhead=overhead, share_prefix=True
             )
-            batches = packed.on(device)
             proofs = None
             if self._row_certificates is not None:
                 proofs = [
                     CertificateBatch.pack([self._row_certificates[r] for r in b.rows.tolist()], self.pad_id).to(device)
-                    for b in batches
+                    for b in packed.on(torch.device("cpu"))
                 ]
+            batches = packed.on(device)
             self._layouts[device] = (batches, proofs)
         return self._layouts[device]
 
