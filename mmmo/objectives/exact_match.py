@@ -59,12 +59,14 @@ from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 __all__ = ["TIE_MARGIN", "ExactMatch", "greedy_decode"]
 
 
-#: What one more prompt batch costs on a CPU, in padded prompt tokens per row
-#: of a full batch: its own decoding steps. There compute follows tokens, so
-#: padding costs what it computes, and batches are cut where they save it. On
-#: an accelerator a step costs about the same for few rows as for many, so
-#: batches stay full (``batch_size`` rows each).
-BATCH_OVERHEAD = 4
+#: What one more prompt batch costs on a CPU, in prompt tokens per decoding
+#: step: a step reads every weight once whatever the rows, about the time of
+#: 16 prompt tokens on one thread of a small model. There compute follows
+#: tokens, so padding costs what it computes, and batches are cut where the
+#: padding saved outweighs the steps added. On an accelerator a step costs
+#: about the same for few rows as for many, so batches stay full
+#: (``batch_size`` rows each).
+BATCH_STEP_TOKENS = 16
 
 
 class ExactMatch:
@@ -164,7 +166,7 @@ class ExactMatch:
         """Prompt batches on ``device`` and their certificates, packed once per device."""
         device = torch.device(device)
         if device not in self._layouts:
-            overhead = BATCH_OVERHEAD * self._batch_size if device.type == "cpu" else None
+            overhead = BATCH_STEP_TOKENS * self.max_new_tokens if device.type == "cpu" else None
             packed = PackedBatches(
                 self._prompts, self.pad_id, self._batch_size, batch_overhead=overhead, share_prefix=True
             )

@@ -57,7 +57,7 @@ def test_rows_stop_at_their_stop_string_and_leave_the_batch():
 
 
 def test_certification_reuses_the_prompt_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(exact_match, "BATCH_OVERHEAD", 10**6)  # one batch
+    monkeypatch.setattr(exact_match, "BATCH_STEP_TOKENS", 10**6)  # one batch
     rows = copy_examples(16, seed=12)
     tokenizer = make_bpe_tokenizer()
     model = make_newline_llama(tokenizer)
