@@ -84,14 +84,16 @@ def generate_decode(objective, model) -> list[str]:
 
     outputs = [""] * len(objective.examples)
     for batch in objective.batches(model_device(model)):
+        rows = len(batch.rows)
+        input_ids = torch.cat([batch.shared.expand(rows, -1), batch.input_ids], dim=1)  # the shared prefix back
         out = model.generate(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
+            input_ids=input_ids,
+            attention_mask=batch.prompt_mask(),
             max_new_tokens=objective.max_new_tokens,
             do_sample=False,
             eos_token_id=objective.eos_id,
             pad_token_id=objective.pad_id,
-        )[:, batch.input_ids.shape[1] :]
+        )[:, input_ids.shape[1] :]
         for row, ids in zip(batch.rows.tolist(), out.tolist(), strict=True):
             if objective.eos_id in ids:
                 ids = ids[: ids.index(objective.eos_id)]
