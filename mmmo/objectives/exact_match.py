@@ -3,10 +3,10 @@
 Tokenization follows the project convention: the prompt is
 ``tokenizer(prompt)`` (with the tokenizer's special tokens, e.g. BOS), or the
 prompt as a :class:`~mmmo.objectives.prompts.PromptFormat` renders it (chat
-template, system prompt, few-shot prefix); the gold continuation is
-``answer`` then EOS. Generation is greedy and stops for a row at EOS or once
-its text holds a stop string; a batch stops as soon as every row has
-stopped, or after ``max_new_tokens`` (default: the longest gold answer in
+template, system prompt, few-shot prefix). Generation is greedy and stops
+for a row at EOS or once its text holds a stop string; a stopped row leaves
+the batch, and a batch stops as soon as every row has stopped, or after
+``max_new_tokens`` (default: the longest gold answer in
 tokens followed by what ends it, EOS or a stop string, since a longer output
 cannot be a right answer followed by its end). The decoded output (special
 tokens skipped) is cut at the first stop string, its answer extracted and
@@ -24,7 +24,9 @@ the greedy argmax at every position by a margin is right without decoding
 (:mod:`~mmmo.objectives.certification`). Each batch's prompts go through the
 model once; their KV cache serves the teacher-forced certification pass and
 then the decoding of the rows it could not prove
-(:mod:`~mmmo.objectives.generation`). On a model that gets few rows right
+(:mod:`~mmmo.objectives.generation`); the prompt prefix all rows of a batch
+share runs once, and on a CPU batches are cut where they save padding
+(:data:`BATCH_STEP_TOKENS`). On a model that gets few rows right
 certification is pure cost, so a :class:`~mmmo.objectives.certification.CertificationPolicy`
 turns it off while the recent certified share does not pay for it. The score
 is the same as decoding every row; ``certify=False`` decodes every row.
