@@ -185,14 +185,43 @@ class CertificateBatch:
             capped=torch.as_tensor([c.capped for c in flat], dtype=torch.bool),
         )
 
-    @property
-    def one_per_row(self) -> bool:
-        return len(self.rows) == len(self.first)
+    def subset(self, index: Tensor) -> CertificateBatch:
+        """The certificates at ``index`` (``first`` is kept as is: it indexes the whole batch)."""
+        return CertificateBatch(
+            self.rows[index], self.first, self.prefix[index], self.lengths[index], self.endings[index], self.capped[index]
+        )
 
     def to(self, device: torch.device) -> CertificateBatch:
         return CertificateBatch(
             *(t.to(device) for t in (self.rows, self.first, self.prefix, self.lengths, self.endings, self.capped))
         )
+
+
+def first_step_holds(first: Tensor, batch: CertificateBatch) -> Tensor:
+    """Which certificates the first generated token, already known from the
+    prompt pass, leaves possible: a cheap filter before the teacher-forced pass.
+
+    Args:
+        first: ``C x V`` logits of each certificate's row at its first step.
+
+    Returns:
+        ``C`` booleans: the first prefix token (or, for an empty prefix, an
+        ending) wins by the margin.
+    """
+    margin = TIE_MARGIN.get(first.dtype, 0.5)
+    logits = first.float()
+    count, vocab = logits.shape
+    has_prefix = batch.lengths > 0
+    target = batch.prefix[:, 0] if batch.prefix.shape[1] else torch.zeros_like(batch.lengths)
+    # What step one must produce: the prefix's first token, or any ending when the prefix is empty.
+    wanted = torch.cat([target.masked_fill(~has_prefix, vocab)[:, None], batch.endings], dim=1)
+    wanted[:, 1:] = wanted[:, 1:].masked_fill(has_prefix[:, None] | (batch.endings < 0), vocab)
+    allowed = torch.zeros((count, vocab + 1), dtype=torch.bool, device=logits.device)
+    allowed.scatter_(1, wanted, True)
+    allowed = allowed[:, :vocab]
+    best = logits.masked_fill(~allowed, float("-inf")).amax(-1)
+    other = logits.masked_fill(allowed, float("-inf")).amax(-1)
+    return best - other > margin
 
 
 def certificates_hold(logits: Tensor, batch: CertificateBatch) -> Tensor:

@@ -3,10 +3,11 @@
 One prompt batch goes through the model once (the prefill). Its KV cache then
 serves, in turn:
 
-1. certification (optional): every row's certificates
-   (:mod:`~mmmo.objectives.certification`) are fed as one teacher-forced
-   chunk on top of the prompt's cache, so the prompt is not run again; the
-   cache is cut back to the prompt afterwards;
+1. certification (optional): the prompt pass already gives each row's first
+   token, which rules out most certificates of a poor model for free; the
+   others (:mod:`~mmmo.objectives.certification`) are fed as one
+   teacher-forced chunk on a copy of their rows' prompt cache, so no prompt
+   runs twice;
 2. decoding of the rows not certified, token by token. A row stops at EOS or
    once its text holds a stop string, and a stopped row leaves the batch: its
    KV cache rows are dropped, so no step is spent on a finished row.
@@ -24,7 +25,7 @@ from torch import Tensor
 from transformers import DynamicCache
 
 from mmmo.objectives.batches import TokenBatch
-from mmmo.objectives.certification import CertificateBatch, certificates_hold
+from mmmo.objectives.certification import CertificateBatch, certificates_hold, first_step_holds
 
 #: ``stopped(token_lists)``: whether each generated token list has ended otherwise than by EOS.
 Stopped = Callable[[list[list[int]]], list[bool]]
@@ -116,30 +117,45 @@ def _certify(
     first: Tensor,
     certificates: CertificateBatch,
 ) -> Tensor:
-    """``B`` rows with a certificate that holds; the cache is left holding the
-    prompts of every row (one per row, in batch order)."""
-    width = certificates.prefix.shape[1]
-    if not certificates.one_per_row:
-        cache.batch_select_indices(certificates.rows)  # one cache row per certificate
-    logits = first[certificates.rows, None]  # C x 1 x V
-    if width:
-        positions = batch.position_ids[certificates.rows, -1:] + 1 + torch.arange(width, device=first.device)
-        prefix_mask = torch.arange(width, device=first.device)[None, :] < certificates.lengths[:, None]
-        chunk = model(
-            input_ids=certificates.prefix,
-            attention_mask=torch.cat([prompt_mask[certificates.rows], prefix_mask.long()], dim=1),
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-        ).logits  # C x W x V
-        logits = torch.cat([logits, chunk], dim=1)  # C x (W + 1) x V
-        cache.crop(-width)
-    holds = certificates_hold(logits, certificates)
+    """``B`` rows with a certificate that holds. Only certificates whose first
+    token the prompt pass already confirms are fed, on a copy of their rows'
+    prompt cache; ``cache`` is left as it was, for decoding."""
+    holds = torch.zeros(len(certificates.rows), dtype=torch.bool, device=first.device)
+    plausible = first_step_holds(first[certificates.rows], certificates).nonzero().flatten()
+    if len(plausible):
+        fed = certificates.subset(plausible)
+        width = int(fed.lengths.max())
+        logits = first[fed.rows, None]  # F x 1 x V
+        if width:
+            prefix = fed.prefix[:, :width]
+            positions = batch.position_ids[fed.rows, -1:] + 1 + torch.arange(width, device=first.device)
+            prefix_mask = torch.arange(width, device=first.device)[None, :] < fed.lengths[:, None]
+            # One cache row per certificate fed: a copy, so the prompt cache stays whole.
+            copy = DynamicCache([(layer.keys[fed.rows], layer.values[fed.rows]) for layer in cache.layers], config=model.config)
+            chunk = model(
+                input_ids=prefix,
+                attention_mask=torch.cat([prompt_mask[fed.rows], prefix_mask.long()], dim=1),
+                position_ids=positions,
+                past_key_values=copy,
+                use_cache=True,
+            ).logits  # F x W x V
+            logits = torch.cat([logits, chunk], dim=1)  # F x (W + 1) x V
+        holds[plausible] = certificates_hold(logits, _narrowed(fed, width))
     certified = torch.zeros(len(certificates.first), dtype=torch.long, device=first.device)
     certified.index_add_(0, certificates.rows, holds.long())
-    if not certificates.one_per_row:
-        cache.batch_select_indices(certificates.first)
     return certified > 0
+
+
+def _narrowed(certificates: CertificateBatch, width: int) -> CertificateBatch:
+    """The certificates with their prefix tensor cut to ``width`` columns (its padding beyond)."""
+    return CertificateBatch(
+        certificates.rows,
+        certificates.first,
+        certificates.prefix[:, :width],
+        certificates.lengths,
+        certificates.endings,
+        certificates.capped,
+    )
 
 
 def _greedy(

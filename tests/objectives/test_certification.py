@@ -10,6 +10,7 @@ from mmmo.objectives.certification import (
     certificates,
     certificates_hold,
     ending_pool,
+    first_step_holds,
 )
 from mmmo.objectives.exact_match import ExactMatch
 from tests.objectives.conftest import (
@@ -86,6 +87,17 @@ def test_certificates_hold_by_the_margin_on_the_prefix_and_the_ending_set():
     assert certificates_hold(logits, batch).tolist() == [True, True, False]
     logits[0, 1, 3] = 1.0  # a tie on the prefix
     assert certificates_hold(logits, batch).tolist() == [False, True, False]
+
+
+def test_first_step_filter_reads_the_prompt_pass_logits():
+    batch = CertificateBatch.pack(
+        [[Certificate((1, 2), (4,))], [Certificate((), (4, 5))], [Certificate((3,), (4,))], []], pad_id=0
+    )
+    first = torch.zeros(4, 6)
+    first[0, 1] = 1.0  # prefix starts with 1: possible
+    first[1, 5] = 1.0  # empty prefix: an ending (5) wins, possible
+    first[2, 4] = 1.0  # 3 was needed first: impossible
+    assert first_step_holds(first, batch).tolist() == [True, True, False, False]
 
 
 def test_policy_skips_certification_that_does_not_pay_and_probes_again():

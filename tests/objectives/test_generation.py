@@ -78,6 +78,26 @@ def test_certification_reuses_the_prompt_cache(tmp_path, monkeypatch):
     # continues from the same cache, one token per row and step.
     assert shared == (1, len(batch.shared)) and len(batch.shared) >= 1
     assert prefill == tuple(batch.input_ids.shape)
-    assert certify[1] == max(len(tokenizer(r["answer"], add_special_tokens=False).input_ids) for r in rows)
+    # Fed: the rows whose first token the prompt pass confirmed, at least every certified one.
+    assert int(certified.sum()) <= certify[0] <= 16
+    assert certify[1] <= max(len(tokenizer(r["answer"], add_special_tokens=False).input_ids) for r in rows)
     assert all(width == 1 for _, width in decode_steps)
     assert decode_steps[0][0] == 16 - int(certified.sum())
+
+
+def test_certification_feeds_nothing_when_no_first_token_is_right(tmp_path):
+    rows = copy_examples(16, seed=13)
+    tokenizer = make_bpe_tokenizer()
+    model = make_newline_llama(tokenizer)
+    plain = ExactMatch("em", write_jsonl(tmp_path / "a.jsonl", rows), tokenizer, max_new_tokens=8, certify=False)
+    for row, text in zip(rows, plain.predict(model), strict=True):
+        # A first letter the model never writes first: no certificate can start.
+        first = text[:1]
+        row["answer"] = next(c for c in "abcdefgh" if c != first) + text.split("\n")[0]
+    objective = ExactMatch("em", write_jsonl(tmp_path / "b.jsonl", rows), tokenizer, max_new_tokens=8)
+    with_proofs, without = RecordingModel(model), RecordingModel(model)
+    assert objective.evaluate(with_proofs).value == 0.0
+    objective_off = ExactMatch("em", write_jsonl(tmp_path / "c.jsonl", rows), tokenizer, max_new_tokens=8, certify=False)
+    assert objective_off.evaluate(without).value == 0.0
+    # The same calls with certification on as off: the teacher-forced pass was never run.
+    assert with_proofs.shapes == without.shapes
