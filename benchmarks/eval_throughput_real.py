@@ -139,7 +139,8 @@ def proposal_seconds(history: int, dims: int, repeats: int, clock: Callable[[], 
     from mmmo.search.proposers import make_proposer
 
     X = SobolEngine(dims, scramble=True, seed=0).draw(history, dtype=torch.float64)
-    Y = -DTLZ2(dim=dims, num_objectives=3)(X)
+    # DTLZ2 needs more inputs than objectives: one constant input is added.
+    Y = -DTLZ2(dim=dims + 1, num_objectives=3)(torch.cat([X, torch.full((history, 1), 0.5, dtype=X.dtype)], 1))
     empty = torch.empty(0, dims, dtype=torch.float64)
     ref = infer_ref_point(Y)
     seconds = []
