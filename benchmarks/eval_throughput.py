@@ -26,6 +26,11 @@ line is one JSON object with ``builtin_eps``, ``lmeval_eps``, ``speedup`` and
     python benchmarks/eval_throughput.py --merged   # a merge with partial accuracy
     python benchmarks/eval_throughput.py --tiny     # the test zoo (quick check)
     python benchmarks/eval_throughput.py --model DIR --data test.jsonl   # any checkpoint
+    python benchmarks/eval_throughput.py --real     # the real zoo (SmolLM2 + LoRA experts)
+
+``--real`` measures on the real zoo instead: the base, an expert and two
+merges, against lm-eval and plain ``model.generate``, and the evaluation's
+share of a trial; see ``benchmarks/eval_throughput_real.py``.
 """
 
 from __future__ import annotations
@@ -78,15 +83,17 @@ def generate_decode(objective, model) -> list[str]:
     from mmmo.objectives.batches import model_device
 
     outputs = [""] * len(objective.examples)
-    for batch in objective._batches.on(model_device(model)):
+    for batch in objective.batches(model_device(model)):
+        rows = len(batch.rows)
+        input_ids = torch.cat([batch.shared.expand(rows, -1), batch.input_ids], dim=1)  # the shared prefix back
         out = model.generate(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
+            input_ids=input_ids,
+            attention_mask=batch.prompt_mask(),
             max_new_tokens=objective.max_new_tokens,
             do_sample=False,
             eos_token_id=objective.eos_id,
             pad_token_id=objective.pad_id,
-        )[:, batch.input_ids.shape[1] :]
+        )[:, input_ids.shape[1] :]
         for row, ids in zip(batch.rows.tolist(), out.tolist(), strict=True):
             if objective.eos_id in ids:
                 ids = ids[: ids.index(objective.eos_id)]
@@ -105,7 +112,19 @@ def main() -> None:
     parser.add_argument("--merged", action="store_true", help="score a merge of two zoo experts")
     parser.add_argument("--model", type=Path, help="an HF checkpoint dir instead of a zoo expert")
     parser.add_argument("--data", type=Path, help="its JSONL test file (prompt, answer), with --model")
+    parser.add_argument("--real", action="store_true", help="the real zoo: base, expert, two merges, three paths")
+    parser.add_argument("--zoo", default=None, help="with --real: a real zoo folder (default: the cached one)")
+    parser.add_argument("--limit", type=int, default=64, help="with --real: test items per task")
+    parser.add_argument("--history", type=int, default=30, help="with --real: trials behind the timed proposal")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="with --real: what seconds count")
     args = parser.parse_args()
+    if args.real:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        from eval_throughput_real import run_real
+
+        print(json.dumps(run_real(args)))
+        return
     if (args.model is None) != (args.data is None):
         parser.error("--model and --data go together")
     if args.threads:

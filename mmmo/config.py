@@ -175,6 +175,9 @@ class ObjectiveSpec(_Strict):
     metric: str | None = None
     include_path: Path | None = None
     function: str | None = None  # "module:attr" for kind=callable
+    # Folder the callable's module is looked for in first (then PYTHONPATH); a
+    # config file sets it to its own folder.
+    function_dir: Path | None = None
     limit: int | None = Field(default=None, gt=0)
     direction: Literal["maximize", "minimize"] | None = None
     batch_size: int = Field(default=64, gt=0)
@@ -478,7 +481,9 @@ def _resolve_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
         data["objectives"] = [
             {
                 **o,
-                **{k: resolve(o[k]) for k in ("data", "include_path", "fewshot") if k in o},
+                **{k: resolve(o[k]) for k in ("data", "include_path", "fewshot", "function_dir") if k in o},
+                # A callable's module may sit beside the config.
+                **({"function_dir": str(root)} if "function" in o and "function_dir" not in o else {}),
             }
             if isinstance(o, dict)
             else o

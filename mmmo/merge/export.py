@@ -3,8 +3,9 @@
 The directory holds the merged weights (safetensors) and config, the base's
 tokenizer, ``merge_plan.json`` (the plan, reloadable with
 ``MergePlan.from_dict``) and, when the method exists in mergekit and every
-model is a full checkpoint on disk, ``mergekit.yaml``: running mergekit on it
-reproduces the weights for deterministic methods.
+model is on disk (a checkpoint, or a PEFT adapter written as mergekit's
+``base+adapter``), ``mergekit.yaml``: running mergekit on it reproduces the
+weights for deterministic methods. When it cannot be written, the log says why.
 
 Export never destroys a model: the checkpoint is written into a temporary
 folder beside the target and renamed into place once complete, an existing
@@ -16,6 +17,7 @@ or lies inside, one of the pool's models is refused always.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,16 +25,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmmo.errors import ExportError
+from mmmo.errors import ExportError, MergeError
 from mmmo.merge.methods import get_method
 from mmmo.plan import MergePlan
-from mmmo.sources.checkpoint import is_adapter_dir
 
 if TYPE_CHECKING:
     from mmmo.merge.merger import Merger
 
 PLAN_FILE = "merge_plan.json"
 MERGEKIT_FILE = "mergekit.yaml"
+
+log = logging.getLogger(__name__)
 
 
 def check_export_target(out_dir: Path, models: Iterable[Path | None], overwrite: bool = False) -> None:
@@ -85,16 +88,22 @@ def _write_checkpoint(merger: Merger, plan: MergePlan, out_dir: Path) -> None:
         merger.tokenizer.save_pretrained(str(out_dir))
     (out_dir / PLAN_FILE).write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
     pool = merger.pool
-    on_disk = pool.base_path is not None and all(
-        pool.source_paths[name] is not None and not is_adapter_dir(pool.source_paths[name])
-        for name in plan.sources
-    )
-    if get_method(plan.method).mergekit_name is not None and on_disk:
+    in_memory = [name for name in plan.sources if pool.source_paths[name] is None]
+    if get_method(plan.method).mergekit_name is None:
+        log.info("no %s written: method %r has no mergekit equivalent", MERGEKIT_FILE, plan.method)
+    elif pool.base_path is None or in_memory:
+        log.info("no %s written: in-memory models have no path mergekit could read (%s)",
+                 MERGEKIT_FILE, ", ".join(in_memory) or "the base")
+    else:
         from mmmo.merge.mergekit_config import mergekit_yaml
 
         paths = {n: pool.source_paths[n] for n in plan.sources}
         dtype = str(merger.model.dtype).removeprefix("torch.")
-        text = mergekit_yaml(plan, pool.base_path, paths, dtype=dtype, layout=pool.layout)
+        try:
+            text = mergekit_yaml(plan, pool.base_path, paths, dtype=dtype, layout=pool.layout)
+        except MergeError as exc:
+            log.info("no %s written: %s", MERGEKIT_FILE, exc)
+            return
         (out_dir / MERGEKIT_FILE).write_text(text)
 
 

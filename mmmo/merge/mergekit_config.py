@@ -17,6 +17,10 @@ each tensor of the group is named in full instead.
 
 Option names are mergekit's (``normalize``, ``rescale``, ``lambda``,
 ``gamma``, ``epsilon``, ``t``); ``gamma`` and ``epsilon`` are per-model there.
+
+A source that is a PEFT adapter is written in mergekit's ``model+lora``
+syntax (``<base folder>+<adapter folder>``): mergekit applies the adapter to
+the base, as mmmo does, before merging.
 """
 
 from __future__ import annotations
@@ -29,12 +33,24 @@ from mmmo.errors import MergeError
 from mmmo.merge.methods import get_method
 from mmmo.merge.slerp import interpolation_t
 from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+from mmmo.sources.checkpoint import is_adapter_dir
 from mmmo.sources.layout import TensorLayout, layout_of_checkpoint
 
 _PER_MODEL_OPTIONS = ("gamma", "epsilon")
 
 # (filter or None for "everything else", group), in mergekit's first-match order.
 FilterEntries = list[tuple[str | None, str]]
+
+
+def model_reference(base_path: Path, path: Path) -> str:
+    """How mergekit names a source: its folder, or ``base+adapter`` for a PEFT adapter."""
+    if is_adapter_dir(Path(path)):
+        if "+" in str(base_path) or "+" in str(path):
+            raise MergeError(
+                f"mergekit's model+lora syntax cannot name {base_path} + {path}: a path holds '+'"
+            )
+        return f"{base_path}+{path}"
+    return str(path)
 
 
 def group_filters(grouping: TensorGrouping, layout: TensorLayout) -> FilterEntries:
@@ -117,7 +133,7 @@ def mergekit_config(
         layout = layout_of_checkpoint(Path(base_path))
     # mmmo's arithmetic is float32 whatever the model's dtype; ``dtype`` is what it writes.
     config: dict[str, Any] = {"merge_method": method.mergekit_name, "dtype": "float32", "out_dtype": dtype}
-    paths = [str(source_paths[name]) for name in plan.sources]
+    paths = [model_reference(base_path, source_paths[name]) for name in plan.sources]
 
     if plan.method == "slerp":
         config["base_model"] = paths[0]

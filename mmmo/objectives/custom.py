@@ -1,10 +1,21 @@
-"""Any Python callable as an objective."""
+"""Any Python callable as an objective.
+
+The callable's signature is ``f(model, tokenizer) -> float | Measurement``:
+it receives the live merged model (weights of the trial being scored) and the
+base's tokenizer, and returns a number or a full
+:class:`~mmmo.objectives.base.Measurement`. A config names it as
+``module:attribute``; the module is looked for in the config file's folder
+first, then on ``PYTHONPATH``.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from mmmo.errors import ObjectiveError
@@ -51,15 +62,22 @@ class CallableObjective:
         return checked(Measurement(value=value, seconds=seconds), seconds)
 
 
-def import_function(reference: str) -> Callable[..., Any]:
-    """The object named by ``"package.module:attribute"`` (dots allowed after the colon)."""
+def import_function(reference: str, folder: str | Path | None = None) -> Callable[..., Any]:
+    """The object named by ``"package.module:attribute"`` (dots allowed after the colon).
+
+    The module is imported from ``folder`` when it is there (a ``module.py``
+    or a package folder), else from ``sys.path`` (``PYTHONPATH``).
+    """
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise ObjectiveError(f"function must look like 'module:attribute', got {reference!r}")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = _import_module(module_name, Path(folder) if folder is not None else None)
     except ImportError as exc:
-        raise ObjectiveError(f"function {reference!r}: cannot import module {module_name!r}: {exc}") from None
+        where = f"in {folder} or " if folder is not None else ""
+        raise ObjectiveError(
+            f"function {reference!r}: cannot import module {module_name!r} ({where}on PYTHONPATH): {exc}"
+        ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise ObjectiveError(f"function {reference!r}: {module_name!r} has no attribute {attribute!r}")
@@ -67,3 +85,18 @@ def import_function(reference: str) -> Callable[..., Any]:
     if not callable(target):
         raise ObjectiveError(f"function {reference!r} is not callable")
     return target
+
+
+def _import_module(name: str, folder: Path | None) -> ModuleType:
+    top = name.split(".", 1)[0]
+    beside = folder is not None and ((folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file())
+    if not beside or top in sys.modules:
+        return importlib.import_module(name)
+    # The folder is on the path for this import only: the library leaves sys.path as it found it.
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(entry)

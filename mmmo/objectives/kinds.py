@@ -178,7 +178,8 @@ def _lm_eval(spec: ObjectiveSpec, context: BuildContext) -> Objective:
 def _callable(spec: ObjectiveSpec, context: BuildContext) -> Objective:
     from mmmo.objectives.custom import CallableObjective, import_function
 
-    return CallableObjective(spec.resolved_name, import_function(spec.function), spec.resolved_direction or "maximize")
+    function = import_function(spec.function, spec.function_dir)
+    return CallableObjective(spec.resolved_name, function, spec.resolved_direction or "maximize")
 
 
 _DATA = frozenset({"data"})

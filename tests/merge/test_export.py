@@ -45,8 +45,42 @@ def test_export_writes_checkpoint_plan_and_reproducible_mergekit_yaml(tiny_merge
         torch.testing.assert_close(theirs[name], tensor, atol=1e-6, rtol=1e-5)
 
 
-def test_export_skips_mergekit_yaml_for_adapters(tiny_models, tmp_path):
+def test_export_writes_mergekit_yaml_in_model_plus_lora_syntax_for_adapters(tiny_models, tmp_path):
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    import yaml
+
     pool = ModelPool.load(tiny_models.base, {"lora": tiny_models.adapter, "alpha": tiny_models.experts["alpha"]})
-    out = Merger(pool).export(MergePlan.uniform("task_arithmetic", pool.names), tmp_path / "export")
+    merger = Merger(pool)
+    plan = MergePlan.uniform("task_arithmetic", pool.names, weight=[0.7, 0.4])
+    out = merger.export(plan, tmp_path / "export")
     assert (out / "config.json").is_file() and (out / "merge_plan.json").is_file()
+    config = yaml.safe_load((out / "mergekit.yaml").read_text())
+    models = {m["model"]: m["parameters"]["weight"] for m in config["models"]}
+    assert models == {f"{tiny_models.base}+{tiny_models.adapter}": 0.7, str(tiny_models.experts["alpha"]): 0.4}
+    # mergekit applies the adapter to the base itself and merges to the same weights.
+    exported = _load(out)
+    options = MergeOptions(
+        quiet=True, copy_tokenizer=False, write_model_card=False, lora_merge_cache=str(tmp_path / "lora_cache")
+    )
+    run_merge(MergeConfiguration.model_validate(config), str(tmp_path / "mergekit"), options)
+    theirs = _load(tmp_path / "mergekit")
+    assert theirs.keys() == exported.keys()
+    for name, tensor in exported.items():
+        torch.testing.assert_close(theirs[name], tensor, atol=1e-6, rtol=1e-5)
+
+
+def test_export_with_an_in_memory_source_says_why_it_writes_no_mergekit_yaml(tiny_models, tmp_path, caplog):
+    import logging
+
+    from transformers import AutoModelForCausalLM
+
+    in_memory = AutoModelForCausalLM.from_pretrained(tiny_models.experts["alpha"])
+    pool = ModelPool.load(tiny_models.base, {"resident": in_memory, "lora": tiny_models.adapter})
+    with caplog.at_level(logging.INFO, logger="mmmo.merge.export"):
+        out = Merger(pool).export(MergePlan.uniform("task_arithmetic", pool.names), tmp_path / "export")
+    assert (out / "config.json").is_file()
     assert not (out / "mergekit.yaml").exists()
+    assert "in-memory" in caplog.text and "resident" in caplog.text

@@ -105,3 +105,60 @@ def tiny_llama(char_tokenizer) -> LlamaForCausalLM:
 @pytest.fixture(scope="session")
 def answers_file(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "copy.jsonl", copy_examples(40, seed=2))
+
+
+# Newline-ending merges: "c\n" is one token, so an answer ending in "c" followed
+# by the stop "\n" is tokenized differently from the answer alone.
+BPE_MERGED = ("c\n", "d\n")
+
+
+def make_bpe_tokenizer() -> PreTrainedTokenizerFast:
+    """A small BPE tokenizer (letters, "=", "\\n", "\\n\\n" and letter+newline merges)."""
+    vocab = {token: i for i, token in enumerate(SPECIALS)}
+    for token in [*LETTERS, "=", "\n", "\n\n", *BPE_MERGED]:
+        vocab[token] = len(vocab)
+    merges = [("\n", "\n")] + [(token[0], "\n") for token in BPE_MERGED]
+    core = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>"))
+    core.decoder = decoders.Fuse()
+    core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def make_newline_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
+    """A random Llama for ``make_bpe_tokenizer`` that ends its output in several
+    ways: it writes "\\n" where it would have written ``e``, the merged "c\\n"
+    where it would have written ``c``, and EOS where it would have written ``h``."""
+    model = make_tiny_llama(len(tokenizer), seed)
+    vocab = tokenizer.get_vocab()
+    with torch.no_grad():
+        head = model.lm_head.weight
+        for target, source in (("\n", "e"), ("c\n", "c"), ("</s>", "h")):
+            head[vocab[target]] = head[vocab[source]] * 1.05
+    return model
+
+
+def reference_generate(model, tokenizer, prompts, max_new_tokens, stops):
+    """Generated ids of each prompt, one prompt at a time through ``model.generate``
+    with a stopping criterion on ``stops`` (no padding, no shared cache)."""
+    outputs = []
+    for prompt in prompts:
+        encoded = tokenizer(prompt, return_tensors="pt")
+        out = model.generate(
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            stop_strings=list(stops),
+            tokenizer=tokenizer,
+        )[0, encoded.input_ids.shape[1] :].tolist()
+        outputs.append(out)
+    return outputs

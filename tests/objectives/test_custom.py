@@ -47,3 +47,38 @@ def test_import_function():
         import_function("math.sqrt")
     with pytest.raises(ObjectiveError, match="not callable"):
         import_function("math:pi")
+
+
+def test_callable_beside_the_config_file_is_found_without_pythonpath(tmp_path, tiny_llama, char_tokenizer):
+    import sys
+
+    import yaml
+
+    from mmmo.config import load_config
+    from mmmo.objectives.build import build_objective
+
+    folder = tmp_path / "campaign"
+    folder.mkdir()
+    (folder / "beside_config_scores.py").write_text(
+        "def layer_count(model, tokenizer):\n    return float(model.config.num_hidden_layers)\n"
+    )
+    config = {
+        "base": "base",
+        "models": ["a", "b"],
+        "space": "task_arithmetic",
+        "objectives": [{"kind": "callable", "function": "beside_config_scores:layer_count"}],
+    }
+    (folder / "campaign.yaml").write_text(yaml.safe_dump(config))
+    path_before = list(sys.path)
+    spec = load_config(folder / "campaign.yaml").objectives[0]
+    assert spec.function_dir == folder.resolve()
+    objective = build_objective(spec, char_tokenizer)
+    assert objective.evaluate(tiny_llama, char_tokenizer).value == tiny_llama.config.num_hidden_layers
+    assert sys.path == path_before  # the folder was on the path for the import only
+
+
+def test_callable_not_beside_the_config_nor_on_pythonpath_names_both(tmp_path):
+    with pytest.raises(ObjectiveError, match=r"cannot import module 'nowhere_scores' \(in .* or on PYTHONPATH\)"):
+        import_function("nowhere_scores:f", tmp_path)
+    # A module on PYTHONPATH is still found when the folder lacks it.
+    assert import_function("math:sqrt", tmp_path) is math.sqrt

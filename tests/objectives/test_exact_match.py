@@ -113,13 +113,18 @@ def test_batch_stops_when_every_row_is_done(tmp_path, tiny_llama, char_tokenizer
     for row, out, _ in stopped:
         row["answer"] = out
     path = write_jsonl(tmp_path / "stopping.jsonl", [row for row, _, _ in stopped])
-    objective = ExactMatch("em", path, char_tokenizer, batch_size=len(stopped), max_new_tokens=40)
+    objective = ExactMatch("em", path, char_tokenizer, batch_size=len(stopped), max_new_tokens=40, certify=False)
     counting = CountingModel(tiny_llama)
     assert objective.evaluate(counting).value == 1.0
-    # One prefill, then one call per generated token after the first, up to the
-    # longest answer's EOS; far fewer than the cap of 40.
-    longest = max(n for _, _, n in stopped) + 1
-    assert counting.calls == longest
+    # Per batch: one prefill (and one for the prefix its rows share), then one call
+    # per generated token after the first, up to the batch's longest answer's EOS;
+    # far fewer than the cap of 40.
+    lengths = [n for _, _, n in stopped]
+    expected = sum(
+        bool(len(batch.shared)) + max(lengths[row] for row in batch.rows.tolist()) + 1
+        for batch in objective.batches(torch.device("cpu"))
+    )
+    assert counting.calls == expected < 40
 
 
 def test_default_cap_is_longest_answer_plus_eos(answers_file, char_tokenizer):
@@ -140,29 +145,24 @@ def test_eager_attention_decodes_the_same(graded_file, char_tokenizer):
     assert objective.predict(model) == outputs
 
 
-def test_certified_rows_skip_decoding_and_keep_the_score(graded_file, tiny_llama, char_tokenizer, monkeypatch):
+def test_certified_rows_skip_decoding_and_keep_the_score(graded_file, tiny_llama, char_tokenizer):
     path, _ = graded_file
-    decoded_rows = []
-    original = ExactMatch._decode
-
-    def counting_decode(self, model, batches):
-        decoded_rows.append(batches.num_rows)
-        return original(self, model, batches)
-
-    monkeypatch.setattr(ExactMatch, "_decode", counting_decode)
-    fast = ExactMatch("em", path, char_tokenizer, max_new_tokens=MAX_NEW).evaluate(tiny_llama)
-    full = ExactMatch("em", path, char_tokenizer, max_new_tokens=MAX_NEW, certify=False).evaluate(tiny_llama)
-    assert (fast.value, fast.stderr) == (full.value, full.stderr)
-    # The 15 wrong rows must be decoded; most of the 15 right ones are certified instead.
-    assert decoded_rows[1] == 30
-    assert 15 <= decoded_rows[0] < 30
+    fast = ExactMatch("em", path, char_tokenizer, max_new_tokens=MAX_NEW)
+    full = ExactMatch("em", path, char_tokenizer, max_new_tokens=MAX_NEW, certify=False)
+    certified = fast.certified_rows(tiny_llama)
+    # Only right rows (the even ones) may be certified, and most of them are.
+    assert not certified[1::2].any()
+    assert 8 <= int(certified.sum()) <= 15
+    assert not full.certified_rows(tiny_llama).any()
+    a, b = fast.evaluate(tiny_llama), full.evaluate(tiny_llama)
+    assert (a.value, a.stderr) == (b.value, b.stderr)
 
 
 def test_near_ties_are_decoded_not_certified(graded_file, tiny_llama, char_tokenizer, monkeypatch):
-    import mmmo.objectives.exact_match as exact_match
+    import mmmo.objectives.certification as certification
 
     path, _ = graded_file
-    monkeypatch.setitem(exact_match.TIE_MARGIN, torch.float32, float("inf"))
+    monkeypatch.setitem(certification.TIE_MARGIN, torch.float32, float("inf"))
     objective = ExactMatch("em", path, char_tokenizer, max_new_tokens=MAX_NEW)
-    assert not exact_match.greedy_certified(tiny_llama, objective._gold_batches).any()
+    assert not objective.certified_rows(tiny_llama).any()
     assert objective.evaluate(tiny_llama).value == pytest.approx(0.5)

@@ -93,3 +93,27 @@ def test_builtin_and_lm_eval_agree_on_a_merged_model_with_partial_accuracy(zoo, 
     b = lm_eval.evaluate(merger.model, merger.tokenizer)
     assert b.ok
     assert a.value == b.value
+
+
+def test_certification_keeps_the_scores_of_full_decoding_on_the_zoo(zoo):
+    from mmmo.merge import Merger
+    from mmmo.plan import MergePlan
+    from mmmo.sources import ModelPool
+
+    first, second = zoo.expert_tasks[:2]
+    pool = ModelPool.load(zoo.base, {first: zoo.experts[first], second: zoo.experts[second]})
+    merger = Merger(pool)
+    fast = ExactMatch("em", zoo.tasks[first].test, merger.tokenizer, limit=64)
+    full = ExactMatch("em", zoo.tasks[first].test, merger.tokenizer, limit=64, certify=False)
+    certified_counts = []
+    for plan in (
+        MergePlan.uniform("task_arithmetic", [first, second], weight=[1.0, 0.0]),  # the expert
+        MergePlan.uniform("task_arithmetic", [first, second], weight=[1.0, 0.5]),
+        MergePlan.uniform("task_arithmetic", [first, second], weight=[1.0, 1.0]),
+    ):
+        merger.apply(plan)
+        a, b = fast.evaluate(merger.model), full.evaluate(merger.model)
+        assert a.ok and (a.value, a.stderr) == (b.value, b.stderr)
+        certified_counts.append(int(fast.certified_rows(merger.model).sum()))
+    # The expert's right rows are proved without decoding.
+    assert certified_counts[0] > 32
