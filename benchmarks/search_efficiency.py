@@ -115,9 +115,9 @@ def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: i
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):
-        run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed)
+        run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed, categorical=problem.space.categorical)
     elif name == "ax":
-        run_ax(f, d, list(problem.tasks), initial, seed)
+        run_ax(f, d, list(problem.tasks), initial, seed, categorical=problem.space.categorical)
     elif name == "cmaes":
         run_cmaes(f, d, seed)
     elif name == "mm-mo-recipe":
