@@ -82,3 +82,25 @@ def test_space_too_large_for_the_proposer_is_refused_naming_field_and_dimensions
         check_dimension("qlognehvi", 200)
     with pytest.raises(ConfigError, match="auto models at most 320 dimensions.*coarser granularity"):
         check_dimension("auto", 500)
+
+
+def test_saas_fits_after_the_first_start_from_the_last_hyperparameters(monkeypatch):
+    import mmmo.search.proposers.saas as saas_module
+
+    calls = []
+    real_fit = saas_module.fit_gpytorch_mll
+
+    def recording_fit(mll, **kwargs):
+        calls.append((mll.model.covar_module.base_kernel.raw_tau.detach().clone(), kwargs))
+        return real_fit(mll, **kwargs)
+
+    monkeypatch.setattr(saas_module, "fit_gpytorch_mll", recording_fit)
+    X, Y = problem(n=20)
+    proposer = SAASProposer(seed=0)
+    first = proposer._fit_model(X[:-2], Y[:-2])
+    proposer._fit_model(X, Y)
+    (cold_tau, cold_kwargs), (warm_tau, warm_kwargs) = calls
+    assert cold_kwargs == {} and warm_kwargs == {"optimizer_kwargs": {"options": {"maxiter": 50}}}
+    assert torch.equal(warm_tau, first.covar_module.base_kernel.raw_tau.detach())
+    assert not torch.equal(warm_tau, cold_tau)
+    assert SAASProposer(seed=0, warm_start=False).hyperparameters is None
