@@ -170,3 +170,24 @@ def test_layers_report_pairs_seeds_and_counts_evaluations_to_the_best_peer(tmp_p
     assert matters["best_mean_accuracy_per_layer"] == pytest.approx(0.7)
     assert result["methods"]["mmmo-saas"]["proposal_s_per_point"] == pytest.approx(0.1)
     assert "mmmo-saas against the best peer, optuna-tpe" in (tmp_path / "t.md").read_text()
+
+
+@pytest.mark.slow
+def test_per_layer_space_and_the_model_level_method_spend_the_budget(tiny_zoo, tmp_path: Path) -> None:
+    methods = ("mmmo-saas", "mmmo-model-qlognehvi", "optuna-tpe")
+    command = [
+        sys.executable, str(SCRIPT), "--zoo", "tiny", "--space", "dare_ties_layers", "--seeds", "1", "--budget",
+        str(BUDGET), "--initial", "3", "--limit", "8", "--out", str(tmp_path), "--no-cache-file", "--smoke",
+        "--mmmo-batch", "2", "--methods", ",".join(methods),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["failures"] == {} and set(result["methods"]) == set(methods)
+    saved = json.loads((tmp_path / "search_efficiency_runs.json").read_text())
+    assert saved["settings"]["space"] == "dare_ties_layers" and saved["settings"]["dim"] == 3 * 4 * 2
+    dims = {r["method"]: len(r["X"][0]) for r in saved["runs"]}
+    # The model-level method searches the dare_ties space (a weight and a density per expert) on the same models.
+    assert dims == {"mmmo-saas": 24, "mmmo-model-qlognehvi": 6, "optuna-tpe": 24}
+    assert all(len(r["X"]) == BUDGET for r in saved["runs"])
