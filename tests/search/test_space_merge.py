@@ -38,3 +38,19 @@ def test_one_layer_weight_changes_only_that_layers_tensors(merger, preset, coord
     # Every tensor of that part of the layer moved (the norms of layer1 stay with its attention).
     expected = {name for name in before if name.startswith(touched)}
     assert changed == expected
+
+
+def test_mergekit_config_of_a_per_layer_plan_gives_each_tensor_its_layers_weight(merger, tmp_path):
+    from mmmo.merge.mergekit_config import group_filters, mergekit_config
+
+    space = SearchSpace(load_space("ties_layers_module"), merger.pool.names, layout=merger.pool.layout)
+    x = torch.linspace(0.05, 0.95, space.dim, dtype=torch.float64)
+    plan = space.decode(x)
+    layout = merger.pool.layout
+    entries = group_filters(plan.grouping, layout)
+    for name, place in layout.places.items():
+        group = next(g for text, g in entries if text is None or text in name)
+        assert group == plan.grouping.group_of(place), name
+    config = mergekit_config(plan, tmp_path / "base", {"a": tmp_path / "a", "b": tmp_path / "b"}, layout=layout)
+    weights = config["models"][0]["parameters"]["weight"]
+    assert isinstance(weights, list) and len({entry["value"] for entry in weights}) > 2
