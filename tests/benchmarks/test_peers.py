@@ -40,3 +40,16 @@ def test_ax_draws_the_categorical_coordinate_from_its_values():
     f = budget(6)
     run_ax(f, 3, ["a", "b"], 3, seed=0, categorical={0: CATEGORIES})
     assert {x[0] for x in f.trace.X} <= set(CATEGORIES) and len(f.trace.X) == 6
+
+
+def test_per_layer_gain_scales_one_group_and_caps_at_the_bound():
+    import per_layer_gain
+    from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+
+    grouping = TensorGrouping("layer", num_layers=2)
+    params = {g: (SourceParams(1.0, 0.5), SourceParams(0.4, 1.0)) for g in grouping.group_names()}
+    plan = MergePlan("dare_ties", ("a", "b"), params, grouping)
+    changed = per_layer_gain.scaled(plan, "layer1", 1.5, high=1.2)
+    assert [p.weight for p in changed.params["layer1"]] == [1.2, pytest.approx(0.6)]
+    assert changed.params["layer0"] == plan.params["layer0"] and changed.params["layer1"][0].density == 0.5
+    assert per_layer_gain.dominates([0.5, 0.2], [0.5, 0.1]) and not per_layer_gain.dominates([0.5, 0.1], [0.5, 0.1])
