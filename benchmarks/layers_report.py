@@ -67,6 +67,31 @@ def per_layer_matters(runs: list[dict], ref_point: torch.Tensor) -> dict | None:
     }
 
 
+def versus(curves: dict, methods: dict, ours: str, peers: list[str], budget: int) -> dict:
+    """``ours`` against the peer of highest mean hypervolume among ``peers``, seed by seed."""
+    best = max(peers, key=lambda n: methods[n]["hv_at_budget"])
+    seeds = sorted(set(curves[ours]) & set(curves[best]))
+    paired, reach = [], []
+    for seed in seeds:
+        mine, theirs = curves[ours][seed], curves[best][seed]
+        paired.append({"seed": seed, "ours": float(mine[-1]), "best_peer": float(theirs[-1]),
+                       "ahead": bool(mine[-1] > theirs[-1])})
+        hits = np.nonzero(mine >= theirs[-1] - 1e-12)[0]
+        reach.append(int(hits[0]) + 1 if len(hits) else budget + 1)
+    ahead = sum(p["ahead"] for p in paired)
+    rivals = [ours, *peers]
+    return {
+        "ours": ours, "best_peer": best, "paired": paired, "seeds_ahead": f"{ahead}/{len(paired)}",
+        "evals_to_best_peer_final": reach,
+        "evals_to_best_peer_final_fraction": float(np.mean(reach)) / budget if reach else None,
+        "targets": {
+            "highest_mean_hv": bool(methods[ours]["hv_at_budget"] >= max(methods[n]["hv_at_budget"] for n in rivals)),
+            "ahead_on_4_of_5_seeds": bool(len(paired) >= 5 and ahead >= SEEDS_AHEAD * len(paired)),
+            "best_peer_final_in_60_percent": bool(reach and max(reach) <= SPEED_TARGET * budget),
+        },
+    }
+
+
 def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
     from mmmo.search.pareto import hypervolume, infer_ref_point
 
@@ -94,27 +119,10 @@ def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
     # mmmo's model-level search is a peer here: per-layer search must beat it on the same budget.
     peers = [n for n in methods if n != ours and (untagged(n) not in MMMO_METHODS or untagged(n) == MODEL_LEVEL)]
     if ours in methods and peers:
-        best = max(peers, key=lambda n: methods[n]["hv_at_budget"])
-        seeds = sorted(set(curves[ours]) & set(curves[best]))
-        paired, reach = [], []
-        for seed in seeds:
-            mine, theirs = curves[ours][seed], curves[best][seed]
-            paired.append({"seed": seed, "ours": float(mine[-1]), "best_peer": float(theirs[-1]),
-                           "ahead": bool(mine[-1] > theirs[-1])})
-            hits = np.nonzero(mine >= theirs[-1] - 1e-12)[0]
-            reach.append(int(hits[0]) + 1 if len(hits) else budget + 1)
-        ahead = sum(p["ahead"] for p in paired)
-        highest = methods[ours]["hv_at_budget"] >= max(m["hv_at_budget"] for m in methods.values())
-        result["versus_best_peer"] = {
-            "ours": ours, "best_peer": best, "paired": paired, "seeds_ahead": f"{ahead}/{len(paired)}",
-            "evals_to_best_peer_final": reach,
-            "evals_to_best_peer_final_fraction": float(np.mean(reach)) / budget,
-            "targets": {
-                "highest_mean_hv": bool(highest),
-                "ahead_on_4_of_5_seeds": bool(len(paired) >= 5 and ahead >= SEEDS_AHEAD * len(paired)),
-                "best_peer_final_in_60_percent": bool(max(reach) <= SPEED_TARGET * budget),
-            },
-        }
+        result["versus_best_peer"] = versus(curves, methods, ours, peers, budget)
+        same_space = [n for n in peers if untagged(n) != MODEL_LEVEL]
+        if same_space and len(same_space) < len(peers):
+            result["versus_best_per_layer_peer"] = versus(curves, methods, ours, same_space, budget)
     return result
 
 
@@ -131,14 +139,17 @@ def markdown(result: dict) -> str:
     for name, m in sorted(result["methods"].items(), key=lambda item: -item[1]["hv_at_budget"]):
         lines.append(f"| {name} | {len(m['seeds'])} | {m['hv_at_budget']:.3f} ± {m['hv_at_budget_std']:.3f} "
                      f"| {m['proposal_s_per_point']:.2f} |")
-    versus = result.get("versus_best_peer")
-    if versus:
-        lines += ["", f"{versus['ours']} against the best peer, {versus['best_peer']}, per seed:", "",
+    for key, title in (("versus_best_peer", "the best peer"), ("versus_best_per_layer_peer",
+                                                               "the best peer searching the same per-layer space")):
+        versus = result.get(key)
+        if not versus:
+            continue
+        lines += ["", f"{versus['ours']} against {title}, {versus['best_peer']}, per seed:", "",
                   "| seed | ours | best peer | ahead | evals to the peer's final HV |", "|---|---|---|---|---|"]
         for p, reach in zip(versus["paired"], versus["evals_to_best_peer_final"]):
             shown = reach if reach <= s["budget"] else f"not reached (> {s['budget']})"
-            lines.append(f"| {p['seed']} | {p['ours']:.3f} | {p['best_peer']:.3f} | {'yes' if p['ahead'] else 'no'} "
-                         f"| {shown} |")
+            lines.append(f"| {p['seed']} | {p['ours']:.3f} | {p['best_peer']:.3f} | "
+                         f"{'yes' if p['ahead'] else 'no'} | {shown} |")
         lines += ["", "Targets: " + ", ".join(f"{k}: {'met' if v else 'missed'}" for k, v in versus["targets"].items())]
     matters = result.get("per_layer_matters")
     if matters:
