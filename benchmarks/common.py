@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: ``--zoo`` names: the demo zoo, and the ``ZooConfig`` class methods of the others.
+ZOOS = ("default", "tiny", "deep")
 #: Decimals of the cache key; far below any change the merge could notice.
 DIGITS = 6
 #: Seed of every plan's random masks, so a point has one score.
@@ -75,6 +77,7 @@ class MergeProblem:
         limit: int | None = None,
         cache_file: Path | None = None,
         extra_tasks: Sequence[str] = (),
+        space: str | None = None,
     ) -> None:
         from mmmo.config import ObjectiveSpec, load_space
         from mmmo.demo import DEMO_LIMIT, DEMO_SPACE
@@ -84,15 +87,16 @@ class MergeProblem:
         from mmmo.sources import ModelPool
         from mmmo.zoo import ZooConfig, build_zoo
 
-        if zoo_name not in ("default", "tiny"):
-            raise ValueError(f"--zoo: expected 'default' or 'tiny', got {zoo_name!r}")
-        self.zoo = build_zoo(ZooConfig.tiny() if zoo_name == "tiny" else ZooConfig(), progress=False)
+        if zoo_name not in ZOOS:
+            raise ValueError(f"--zoo: expected one of {', '.join(ZOOS)}, got {zoo_name!r}")
+        self.zoo = build_zoo(ZooConfig() if zoo_name == "default" else getattr(ZooConfig, zoo_name)(), progress=False)
         self.limit = DEMO_LIMIT if limit is None else limit
         self.tasks: tuple[str, ...] = tuple(self.zoo.expert_tasks)
         self.extra_tasks = tuple(extra_tasks)
         pool = ModelPool.load(self.zoo.base, {task: self.zoo.experts[task] for task in self.tasks})
         self.merger = Merger(pool)
-        self.space = SearchSpace(load_space(DEMO_SPACE), pool.names, layout=pool.layout)
+        self.space_name = space or DEMO_SPACE
+        self.space = SearchSpace(load_space(self.space_name), pool.names, layout=pool.layout)
 
         def specs(tasks):
             return [
@@ -125,8 +129,17 @@ class MergeProblem:
 
     def __call__(self, x: Sequence[float]) -> Evaluation:
         """Scores of the unit-cube point ``x`` (``d``), from the cache when it was seen."""
-        key = problem_key(x)
-        return self._cached(key, lambda: self.merger.apply(self.space.decode(torch.as_tensor(x), PLAN_SEED)))
+        return self.in_space(self.space)(x)
+
+    def in_space(self, space) -> Callable[[Sequence[float]], Evaluation]:
+        """The evaluation function of points of another space over the same models (cached apart)."""
+        prefix = "" if space is self.space else f"{space.describe()}|"
+
+        def evaluate(x: Sequence[float]) -> Evaluation:
+            return self._cached(prefix + problem_key(x),
+                                lambda: self.merger.apply(space.decode(torch.as_tensor(x), PLAN_SEED)))
+
+        return evaluate
 
     def cached_values(self, x: Sequence[float]) -> tuple[float, ...] | None:
         """The cached scores of the point ``x``, ``None`` when it was never evaluated."""
@@ -198,12 +211,13 @@ def _value(measurement) -> float:
 MERGE_FORMAT = "hashmask1"
 
 
-def default_cache_file(zoo_name: str, limit: int | None) -> Path:
-    """Where the evaluation cache of a zoo, example limit and merge format lives by default."""
-    from mmmo.demo import DEMO_LIMIT
+def default_cache_file(zoo_name: str, limit: int | None, space: str | None = None) -> Path:
+    """Where the evaluation cache of a zoo, example limit, space and merge format lives by default."""
+    from mmmo.demo import DEMO_LIMIT, DEMO_SPACE
 
     limit = DEMO_LIMIT if limit is None else limit
-    return RESULTS_DIR / f"eval_cache_{zoo_name}_limit{limit}_{MERGE_FORMAT}.jsonl"
+    named = "" if space in (None, DEMO_SPACE) else f"_{Path(space).stem}"
+    return RESULTS_DIR / f"eval_cache_{zoo_name}{named}_limit{limit}_{MERGE_FORMAT}.jsonl"
 
 
 def json_ready(value):

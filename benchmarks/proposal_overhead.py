@@ -25,6 +25,8 @@ reference point lies beyond most random histories, so no batch could add to it.
 
 Usage:
     python benchmarks/proposal_overhead.py [--cells 20x6,100x24] [--threads 2] [--repeats 3]
+    # mmmo's proposers alone at per-layer sizes, seconds per proposed point (q=1):
+    python benchmarks/proposal_overhead.py --cells 80x60,80x108 --proposers qlognehvi,saas --no-plain --q 1
 
 The last line printed is one JSON object: per cell, the seconds of each
 proposer, their ratio (``plain / mmmo``) and the hypervolume gains.
@@ -87,7 +89,7 @@ def history(n, d, seed):
     return problem, X, problem(X)
 
 
-def run_cell(n, d, seed, repeats):
+def run_cell(n, d, seed, repeats, proposer_name="qlognehvi", plain_too=True, q=Q):
     problem, X, Y = history(n, d, seed)
     ref_point = infer_ref_point(Y)
     empty = torch.zeros(0, d, dtype=torch.float64)
@@ -96,32 +98,37 @@ def run_cell(n, d, seed, repeats):
     def gain(candidates):
         return hypervolume(torch.cat([Y, problem(candidates)]), ref_point) - base_hv
 
-    start = time.perf_counter()
-    plain = plain_recipe(X, Y, ref_point, Q, seed)
-    plain_seconds = time.perf_counter() - start
+    plain_seconds, plain = None, None
+    if plain_too:
+        start = time.perf_counter()
+        plain = plain_recipe(X, Y, ref_point, q, seed)
+        plain_seconds = time.perf_counter() - start
 
-    cold = make_proposer("qlognehvi", seed=seed)
+    cold = make_proposer(proposer_name, seed=seed)
     start = time.perf_counter()
-    cold.propose(X, Y, empty, Q, ref_point)
+    cold.propose(X, Y, empty, q, ref_point)
     cold_seconds = time.perf_counter() - start
 
     mmmo_runs = []
     for _ in range(repeats):
-        proposer = make_proposer("qlognehvi", seed=seed)
-        proposer.propose(X[:-Q], Y[:-Q], empty, Q, ref_point)  # the previous round of a campaign
+        proposer = make_proposer(proposer_name, seed=seed)
+        proposer.propose(X[:-q], Y[:-q], empty, q, ref_point)  # the previous round of a campaign
         start = time.perf_counter()
-        mmmo = proposer.propose(X, Y, empty, Q, ref_point)
+        mmmo = proposer.propose(X, Y, empty, q, ref_point)
         mmmo_runs.append(time.perf_counter() - start)
     mmmo_seconds = statistics.median(mmmo_runs)
     return {
         "n": n,
         "d": d,
-        "plain_s": round(plain_seconds, 3),
+        "q": q,
+        "proposer": proposer_name,
+        "plain_s": None if plain is None else round(plain_seconds, 3),
         "mmmo_s": round(mmmo_seconds, 3),
+        "mmmo_s_per_point": round(mmmo_seconds / q, 3),
         "mmmo_runs_s": [round(t, 3) for t in mmmo_runs],
         "mmmo_cold_s": round(cold_seconds, 3),
-        "ratio": round(plain_seconds / mmmo_seconds, 2),
-        "hv_gain_plain": round(gain(plain), 5),
+        "ratio": None if plain is None else round(plain_seconds / mmmo_seconds, 2),
+        "hv_gain_plain": None if plain is None else round(gain(plain), 5),
         "hv_gain_mmmo": round(gain(mmmo), 5),
     }
 
@@ -134,16 +141,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed mmmo proposals per cell, each by a fresh proposer warmed as in a campaign; "
                              "mmmo_s is their median (the plain recipe, minutes per cell, runs once)")
+    parser.add_argument("--proposers", default="qlognehvi", help="comma-separated mmmo proposers to time")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain BoTorch recipe (minutes at large d)")
+    parser.add_argument("--q", type=int, default=Q, help="points per proposal")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     cells = [tuple(int(v) for v in cell.split("x")) for cell in args.cells.split(",")]
     results = {}
+    names = [name.strip() for name in args.proposers.split(",") if name.strip()]
     for n, d in cells:
-        result = run_cell(n, d, args.seed, args.repeats)
-        results[f"n={n},d={d}"] = result
-        print(json.dumps(result), flush=True)
-    print(json.dumps({"q": Q, "m": M, "threads": args.threads, "cells": results}))
+        for index, name in enumerate(names):
+            result = run_cell(n, d, args.seed, args.repeats, name, plain_too=not args.no_plain and index == 0,
+                              q=args.q)
+            key = f"n={n},d={d}" if name == "qlognehvi" and len(names) == 1 else f"n={n},d={d},{name}"
+            results[key] = result
+            print(json.dumps(result), flush=True)
+    print(json.dumps({"q": args.q, "m": M, "threads": args.threads, "cells": results}))
 
 
 if __name__ == "__main__":

@@ -69,10 +69,15 @@ from peers import (  # noqa: E402
     run_pymoo_nsga2,
 )
 
-MMMO_METHODS = ("mmmo-qlognehvi", "mmmo-qlognparego")
+MMMO_METHODS = ("mmmo-qlognehvi", "mmmo-qlognparego", "mmmo-saas", "mmmo-auto", "mmmo-model-qlognehvi")
+#: mmmo's qLogNEHVI on the model-level space (``--model-space``) over the same models: what per-layer search must beat.
+MODEL_LEVEL = "mmmo-model-qlognehvi"
 METHODS = (
     "mmmo-qlognehvi",
     "mmmo-qlognparego",
+    "mmmo-saas",
+    "mmmo-auto",
+    MODEL_LEVEL,
     "sobol",
     "random",
     "pymoo-nsga2",
@@ -89,23 +94,30 @@ SMOKE_ACQUISITION = {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16}
 
 
 def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: int, seed: int,
-               ref_point: np.ndarray, smoke: bool = False, mmmo_options: dict | None = None) -> None:
+               ref_point: np.ndarray, smoke: bool = False, mmmo_options: dict | None = None,
+               mmmo_batch: int = 1, model_dim: int | None = None) -> None:
     """Spend ``f``'s budget with method ``name``.
 
     ``smoke``: cheap acquisition optimisation. ``mmmo_options``: constructor
     options of mmmo's model-based proposers (over the smoke settings).
+    ``mmmo_batch``: points per proposal of mmmo's model-based proposers.
+    ``model_dim``: dimension of the model-level space (:data:`MODEL_LEVEL`).
     """
     d, m = problem.dim, problem.num_objectives
     acquisition = SMOKE_ACQUISITION if smoke else {}
-    if name.startswith("mmmo-") or name in ("sobol", "random"):
+    if name == MODEL_LEVEL:
         options = {**acquisition, **(mmmo_options or {})}
-        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, **options)
+        run_mmmo(f, "qlognehvi", model_dim, m, initial, seed, ref_point, batch_size=mmmo_batch, **options)
+    elif name.startswith("mmmo-") or name in ("sobol", "random"):
+        options = {**acquisition, **(mmmo_options or {})}
+        batch = mmmo_batch if name.startswith("mmmo-") else 1
+        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, batch_size=batch, **options)
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):
-        run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed)
+        run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed, categorical=problem.space.categorical)
     elif name == "ax":
-        run_ax(f, d, list(problem.tasks), initial, seed)
+        run_ax(f, d, list(problem.tasks), initial, seed, categorical=problem.space.categorical)
     elif name == "cmaes":
         run_cmaes(f, d, seed)
     elif name == "mm-mo-recipe":
@@ -250,7 +262,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to add seeds to an earlier run)")
     parser.add_argument("--budget", type=int, default=40, help="distinct evaluations per run")
     parser.add_argument("--initial", type=int, default=8, help="initial-design evaluations per run")
-    parser.add_argument("--zoo", choices=("default", "tiny"), default="default")
+    parser.add_argument("--zoo", choices=("default", "tiny", "deep"), default="default",
+                        help="deep: the 8-layer zoo of per-layer search")
+    parser.add_argument("--space", default=None,
+                        help="search-space preset or YAML (default: the demo's dare_ties), e.g. dare_ties_layers")
+    parser.add_argument("--model-space", default="dare_ties",
+                        help=f"the model-level space {MODEL_LEVEL} searches on the same models")
+    parser.add_argument("--mmmo-batch", type=int, default=1,
+                        help="points per proposal of mmmo's model-based proposers (a campaign's batch_size)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
@@ -290,8 +309,15 @@ def main(argv: list[str] | None = None) -> dict:
         return report(args, *load_runs(args.from_runs, args))
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit)
-    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file)
+    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit, args.space)
+    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file, space=args.space)
+    model_space = None
+    if MODEL_LEVEL in args.methods:
+        from mmmo.config import load_space
+        from mmmo.search.space import SearchSpace
+
+        model_space = SearchSpace(load_space(args.model_space), problem.merger.pool.names,
+                                  layout=problem.merger.pool.layout)
     setup_seconds = time.perf_counter() - start
     # What a campaign evaluates before its search: the base and the experts.
     anchors = {name: problem.evaluate_expert(name).values for name in ("base", *problem.tasks)}
@@ -306,11 +332,13 @@ def main(argv: list[str] | None = None) -> dict:
     failures: dict[str, str] = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
-            f = EvaluationBudget(problem, problem_key, args.budget)
+            evaluate = problem.in_space(model_space) if method == MODEL_LEVEL else problem
+            f = EvaluationBudget(evaluate, problem_key, args.budget)
             begin = time.perf_counter()
             try:
                 run_method(method, f, problem, args.initial, seed, campaign_ref, smoke=args.smoke,
-                           mmmo_options=args.mmmo_options)
+                           mmmo_options=args.mmmo_options, mmmo_batch=args.mmmo_batch,
+                           model_dim=None if model_space is None else model_space.dim)
             except Exception as exc:  # noqa: BLE001 - a method that breaks is reported, the others still run
                 failures[f"{method} seed {seed}"] = f"{type(exc).__name__}: {exc}"
                 print(f"seed {seed} {method:>16}: FAILED after {f.used} evaluations: {type(exc).__name__}: {exc}",
@@ -326,7 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({wall - f.trace.seconds_wall_eval:.1f}s proposing), {problem.computed} merges computed so far",
                   file=sys.stderr)
             # Written after every run, so an interrupted benchmark keeps what it finished.
-            partial = {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+            partial = {"zoo": args.zoo, "space": problem.space_name, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
                        "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
                        "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
             (args.out / "search_efficiency_runs.json").write_text(json.dumps(json_ready(
@@ -336,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not runs:
         raise SystemExit(f"every run failed: {failures}")
 
-    settings = {"zoo": args.zoo, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
+    settings = {"zoo": args.zoo, "space": problem.space_name, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
                 "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
                 "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
     return report(args, runs, failures, anchors, campaign_ref.tolist(), settings)
@@ -365,10 +393,10 @@ def load_runs(paths: list[Path], args: argparse.Namespace) -> tuple[list, dict, 
         if first is None:
             first, settings = saved, dict(these)
         else:
-            problem = ("zoo", "limit", "budget", "initial", "tasks", "dim")
-            if any(these[k] != settings[k] for k in problem) or saved["anchors"] != first["anchors"]:
+            problem = ("zoo", "space", "limit", "budget", "initial", "tasks", "dim")
+            if any(these.get(k) != settings.get(k) for k in problem) or saved["anchors"] != first["anchors"]:
                 raise SystemExit(f"--from-runs: {path} is a run of another problem than {paths[0]}: "
-                                 + ", ".join(f"{k} {these[k]!r} vs {settings[k]!r}" for k in problem))
+                                 + ", ".join(f"{k} {these.get(k)!r} vs {settings.get(k)!r}" for k in problem))
             settings["merges_computed"] += these["merges_computed"]
             settings["wall_seconds"] += these["wall_seconds"]
         for run in saved["runs"]:
@@ -394,7 +422,7 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
     seeds = sorted({r["seed"] for r in runs})
     text = (
         f"Search efficiency on the {settings['zoo']} zoo ({', '.join(settings['tasks'])}; {settings['limit']} test "
-        f"examples each), dare_ties model-level space (d={settings['dim']}), budget {budget} "
+        f"examples each), {settings.get('space', 'dare_ties')} space (d={settings['dim']}), budget {budget} "
         f"({settings['initial']} initial), seeds {seeds}; hypervolume above the reference point "
         f"{[round(v, 3) for v in ref_point.tolist()]}, as a fraction of the union front's ({reference_hv:.4f}). Total wall {settings['wall_seconds']:.0f}s, "
         f"{settings['merges_computed']} merges computed."

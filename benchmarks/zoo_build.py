@@ -7,6 +7,7 @@ grid of two-expert weighted merges (the best one per pair is printed).
 
     python benchmarks/zoo_build.py                 # the default zoo
     python benchmarks/zoo_build.py --config tiny   # the test zoo
+    python benchmarks/zoo_build.py --config deep   # the 8-layer zoo of per-layer search
     python benchmarks/zoo_build.py --write-splits  # refresh objectives/zoo/*.jsonl
 """
 
@@ -46,7 +47,7 @@ def table(rows: dict[str, dict[str, float]], tasks: tuple[str, ...], title: str)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=("default", "tiny"), default="default")
+    parser.add_argument("--config", choices=("default", "tiny", "deep"), default="default")
     parser.add_argument("--seed", type=int, default=None, help="override the config's seed")
     parser.add_argument("--write-splits", action="store_true", help="write objectives/zoo/*.jsonl and exit")
     args = parser.parse_args()
@@ -66,7 +67,7 @@ def main() -> None:
     # One thread, as the zoo build itself uses: on a shared two-core machine a
     # second thread mostly waits, and timings are steadier.
     torch.set_num_threads(1)
-    config = ZooConfig.tiny() if args.config == "tiny" else ZooConfig()
+    config = ZooConfig() if args.config == "default" else getattr(ZooConfig, args.config)()
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
     print(f"cpu count: {os.cpu_count()}, load average before the build: {os.getloadavg()}")

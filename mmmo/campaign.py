@@ -57,7 +57,7 @@ from mmmo.results import (
     trials_table,
 )
 from mmmo.search.pareto import hypervolume, infer_ref_point
-from mmmo.search.proposers import PROPOSERS, make_proposer
+from mmmo.search.proposers import PROPOSERS, check_dimension, make_proposer
 from mmmo.search.proposers.base import accepts_noise
 from mmmo.search.space import SearchSpace
 from mmmo.sources.checkpoint import checkpoint_dtype
@@ -122,7 +122,8 @@ class Campaign:
         layout = layout_of_checkpoint(local.base, trust_remote_code=config.trust_remote_code)
         if config.dtype == "auto":
             checkpoint_dtype(local.base)  # refuse a checkpoint dtype mmmo cannot merge in, before any work
-        SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
+        space = SearchSpace(config.space, config.model_names, layout=layout)  # refuse a space that does not fit
+        check_dimension(config.proposer, space.dim, space.describe())
         check_budget(config)  # a cost budget must pay for one full evaluation
         meta = {
             "num_layers": layout.num_layers,
@@ -394,7 +395,7 @@ class Campaign:
     def _proposer(self, name: str) -> Any:
         """The campaign's proposer ``name``, one instance per run (its GP hyperparameter cache lives in it)."""
         if name not in self._proposers:
-            self._proposers[name] = make_proposer(name, seed=self.config.seed)
+            self._proposers[name] = make_proposer(name, seed=self.config.seed, categorical=self.space.categorical)
         return self._proposers[name]
 
     def _report(self, trial_id: int) -> TrialReport:

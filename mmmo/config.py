@@ -75,11 +75,77 @@ class ModelSpec(_Strict):
         return self.name or display_name(self.path)
 
 
+class Granularity(_Strict):
+    """How finely tensors get their own parameters.
+
+    In YAML: ``model``, ``module``, ``layer``, ``blocks:B`` (or ``{blocks: B}``),
+    and ``layer x module`` or ``blocks:B x module`` for attention and MLP apart
+    within each layer or block (see :class:`~mmmo.plan.TensorGrouping`).
+    """
+
+    kind: Literal["model", "blocks", "module", "layer"] = "model"
+    blocks: int = 1
+    by_module: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _parse_granularity(value)
+        if isinstance(value, dict) and "blocks" in value and "kind" not in value:
+            return {"kind": "blocks", **value}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Granularity:
+        if self.kind == "blocks" and self.blocks < 1:
+            raise ValueError(f"blocks must be >= 1, got {self.blocks}")
+        if self.by_module and self.kind not in ("blocks", "layer"):
+            raise ValueError(
+                f"'x module' splits layers or blocks; {self.kind!r} granularity cannot be split "
+                f"(use 'module' alone, 'layer x module' or 'blocks:B x module')"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """As a config writes it: ``model``, ``blocks:4``, ``layer x module``."""
+        base = f"blocks:{self.blocks}" if self.kind == "blocks" else self.kind
+        return f"{base} x module" if self.by_module else base
+
+
+def _parse_granularity(text: str) -> dict[str, Any]:
+    """``"layer x module"`` -> ``{"kind": "layer", "by_module": True}``; errors say the forms."""
+    forms = "model, module, layer, blocks:B, layer x module or blocks:B x module"
+    parts = [p.strip() for p in text.split(" x ")]
+    if len(parts) > 2 or (len(parts) == 2 and parts[1] != "module"):
+        raise ValueError(f"granularity {text!r}: expected one of {forms}")
+    head = parts[0]
+    data: dict[str, Any] = {"by_module": len(parts) == 2}
+    if head.startswith("blocks"):
+        count = head[len("blocks") :].lstrip(":").strip()
+        if not count.isdigit():
+            raise ValueError(f"granularity {text!r}: blocks need a count, as in blocks:4; expected one of {forms}")
+        data.update(kind="blocks", blocks=int(count))
+    elif head in ("model", "module", "layer"):
+        data["kind"] = head
+    else:
+        raise ValueError(f"granularity {text!r}: expected one of {forms}")
+    return data
+
+
 class Bounds(_Strict):
-    """Closed interval of one searched parameter."""
+    """Closed interval of one searched parameter, and optionally its own granularity.
+
+    ``[low, high]`` in YAML; ``{low: L, high: H, granularity: G}`` gives the
+    parameter a coarser granularity than the space's, shared by the space's
+    finer groups (per-layer weights with one density per source:
+    ``granularity: layer`` and ``density: {low: 0.1, high: 1.0, granularity: model}``).
+    """
 
     low: float
     high: float
+    granularity: Granularity | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -94,28 +160,6 @@ class Bounds(_Strict):
     def _ordered(self) -> Bounds:
         if not self.low < self.high:
             raise ValueError(f"low must be below high, got [{self.low}, {self.high}]")
-        return self
-
-
-class Granularity(_Strict):
-    """``model``, ``module``, or ``{blocks: B}`` in YAML."""
-
-    kind: Literal["model", "blocks", "module"] = "model"
-    blocks: int = 1
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"kind": value}
-        if isinstance(value, dict) and "blocks" in value and "kind" not in value:
-            return {"kind": "blocks", "blocks": value["blocks"]}
-        return value
-
-    @model_validator(mode="after")
-    def _blocks_positive(self) -> Granularity:
-        if self.kind == "blocks" and self.blocks < 1:
-            raise ValueError(f"blocks must be >= 1, got {self.blocks}")
         return self
 
 

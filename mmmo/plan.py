@@ -16,6 +16,14 @@ place (decoder layer and role) in the model's
   inside a layer included), and ``"head"`` (final norm and LM head).
 - ``module``: ``"attention"`` (attention tensors), ``"mlp"`` (MLP tensors) and
   ``"other"`` (embeddings, layer norms, final norm, head).
+- ``layer``: ``"embed"``, ``"layer0"`` .. ``"layer{L-1}"`` (one group per
+  decoder layer, its norms included) and ``"head"``.
+
+``blocks`` and ``layer`` can also split each layer group by module
+(``by_module``): ``"block2.attention"`` and ``"block2.mlp"``, or
+``"layer5.attention"`` and ``"layer5.mlp"``. A layer's norms then join its
+attention group: they are a few hundred numbers per layer, and a group of
+their own would add dimensions to every search for nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from mmmo.errors import MergeError
 if TYPE_CHECKING:
     from mmmo.sources.layout import TensorPlace
 
-GranularityKind = Literal["model", "blocks", "module"]
+GranularityKind = Literal["model", "blocks", "module", "layer"]
+GRANULARITY_KINDS: tuple[str, ...] = ("model", "blocks", "module", "layer")
 
 
 @dataclass(frozen=True)
@@ -60,18 +69,21 @@ class TensorGrouping:
     """How tensors are split into groups that get their own parameters.
 
     Attributes:
-        kind: ``"model"``, ``"blocks"`` or ``"module"``.
-        num_layers: Number of decoder layers of the model (needed for blocks).
+        kind: ``"model"``, ``"blocks"``, ``"module"`` or ``"layer"``.
+        num_layers: Number of decoder layers of the model (needed for blocks and layers).
         blocks: Number of contiguous layer groups when ``kind == "blocks"``.
+        by_module: Split every block or layer group into its attention and
+            MLP parts (``blocks`` and ``layer`` only).
     """
 
     kind: GranularityKind = "model"
     num_layers: int = 0
     blocks: int = 1
+    by_module: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("model", "blocks", "module"):
-            raise MergeError(f"unknown granularity {self.kind!r}; expected model, blocks or module")
+        if self.kind not in GRANULARITY_KINDS:
+            raise MergeError(f"unknown granularity {self.kind!r}; expected one of {', '.join(GRANULARITY_KINDS)}")
         if self.kind == "blocks":
             if self.blocks < 1:
                 raise MergeError(f"blocks must be >= 1, got {self.blocks}")
@@ -80,6 +92,21 @@ class TensorGrouping:
                     f"blocks={self.blocks} needs at least as many decoder layers, "
                     f"the model has {self.num_layers}"
                 )
+        if self.kind == "layer" and self.num_layers < 1:
+            raise MergeError(f"layer granularity needs the number of decoder layers, got {self.num_layers}")
+        if self.by_module and self.kind not in ("blocks", "layer"):
+            raise MergeError(f"by_module splits blocks or layers, not {self.kind!r} granularity")
+
+    @property
+    def label(self) -> str:
+        """The granularity as a config writes it: ``model``, ``layer x module``, ``blocks:4``."""
+        base = f"blocks:{self.blocks}" if self.kind == "blocks" else self.kind
+        return f"{base} x module" if self.by_module else base
+
+    def _layer_groups(self) -> list[str]:
+        if self.kind == "layer":
+            return [f"layer{i}" for i in range(self.num_layers)]
+        return [f"block{b}" for b in range(self.blocks)]
 
     def group_names(self) -> tuple[str, ...]:
         """All group names, in a fixed order."""
@@ -87,10 +114,15 @@ class TensorGrouping:
             return ("all",)
         if self.kind == "module":
             return ("attention", "mlp", "other")
-        return ("embed", *(f"block{b}" for b in range(self.blocks)), "head")
+        middle = self._layer_groups()
+        if self.by_module:
+            middle = [f"{group}.{module}" for group in middle for module in ("attention", "mlp")]
+        return ("embed", *middle, "head")
 
     def block_of_layer(self, layer: int) -> int:
-        """The block a decoder layer belongs to (near-equal contiguous runs)."""
+        """The block a decoder layer belongs to (near-equal contiguous runs; its own under ``layer``)."""
+        if self.kind == "layer":
+            return layer
         return min(layer * self.blocks // self.num_layers, self.blocks - 1)
 
     def group_of(self, place: TensorPlace) -> str:
@@ -104,15 +136,27 @@ class TensorGrouping:
                 raise MergeError(
                     f"a tensor is in layer {place.layer}, but the grouping was made for {self.num_layers} layers"
                 )
-            return f"block{self.block_of_layer(place.layer)}"
+            prefix = "layer" if self.kind == "layer" else "block"
+            group = f"{prefix}{self.block_of_layer(place.layer)}"
+            if self.by_module:
+                return f"{group}.{'mlp' if place.role == 'mlp' else 'attention'}"
+            return group
         return "embed" if place.role == "embedding" else "head"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "num_layers": self.num_layers, "blocks": self.blocks}
+        data: dict[str, Any] = {"kind": self.kind, "num_layers": self.num_layers, "blocks": self.blocks}
+        if self.by_module:  # absent otherwise, so plans stored before it existed read back equal
+            data["by_module"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TensorGrouping:
-        return cls(kind=data["kind"], num_layers=int(data["num_layers"]), blocks=int(data["blocks"]))
+        return cls(
+            kind=data["kind"],
+            num_layers=int(data["num_layers"]),
+            blocks=int(data["blocks"]),
+            by_module=bool(data.get("by_module", False)),
+        )
 
 
 @dataclass(frozen=True)

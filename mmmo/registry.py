@@ -239,6 +239,8 @@ PROPOSERS: Registry[Any] = Registry(
         "random": "mmmo.search.proposers.random:RandomProposer",
         "qlognehvi": "mmmo.search.proposers.qlognehvi:QLogNEHVIProposer",
         "qlognparego": "mmmo.search.proposers.qlognparego:QLogNParEGOProposer",
+        "saas": "mmmo.search.proposers.saas:SAASProposer",
+        "auto": "mmmo.search.proposers.auto:AutoProposer",
     },
     _check_proposer,
 )

@@ -427,3 +427,32 @@ def test_a_source_changed_on_disk_fails_later_trials_and_keeps_earlier_ones(micr
     failed = trials.iloc[len(done) :]
     assert list(failed["status"]) == ["failed"]
     assert "changed on disk" in failed["error"].iloc[0] and str(file) in failed["error"].iloc[0]
+
+
+def test_a_space_too_large_for_the_proposer_is_refused_before_any_work(micro, tmp_path, monkeypatch):
+    import mmmo.search.proposers as proposers
+
+    monkeypatch.setitem(proposers.MAX_DIM, "qlognehvi", 16)
+    space = {"method": "dare_ties", "granularity": "layer", "parameters": {"weight": [0, 1], "density": [0.1, 1]}}
+    with pytest.raises(ConfigError, match=r"proposer: qlognehvi models at most 16 dimensions; the space has "
+                                          r"24 dimensions \(layer granularity: 6 groups x 2 sources"):
+        Campaign.create(tmp_path / "x.sqlite", config_for(micro, space=space))
+    assert not (tmp_path / "x.sqlite").exists()
+    Campaign.create(tmp_path / "x.sqlite", config_for(micro, space=space, proposer="saas")).close()
+
+
+def test_per_layer_campaign_searches_the_method_as_a_category(micro, tmp_path):
+    space = {"method": ["ties", "dare_ties"], "granularity": "layer x module",
+             "parameters": {"weight": [0, 1], "density": {"low": 0.2, "high": 1.0, "granularity": "model"}}}
+    config = config_for(micro, space=space, recipes=False, budget={"trials": 5, "initial": 2, "batch_size": 2})
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        assert campaign.space.dim == 1 + 10 * 2 + 2  # method, (embed, 4 x 2 modules, head) x 2 weights, 2 densities
+        with mock_optimize_context_manager():
+            campaign.run()
+        trials = campaign.trials()
+    modelled = trials[trials["proposer"] == "qlognehvi"]
+    assert len(modelled) == 3 and set(modelled["method"]) <= {"ties", "dare_ties"}
+    with Campaign.open(tmp_path / "c.sqlite", readonly=True) as reopened:
+        records = [r for r in reopened._store.trials() if r.proposer == "qlognehvi"]
+    assert all(r.x[0] in (0.25, 0.75) for r in records)
+    assert "weight[layer3.mlp][b]" in trials.columns and "density[all][a]" in trials.columns

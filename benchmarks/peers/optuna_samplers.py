@@ -1,6 +1,8 @@
 """Optuna's multi-objective samplers (NSGA-II and TPE), through ask-and-tell.
 
-Each coordinate of the unit cube is one float parameter in ``[0, 1]``. The
+Each coordinate of the unit cube is one float parameter in ``[0, 1]``, but a
+categorical one (the method choice of a space with several methods), which is
+Optuna's own categorical parameter over the space's category values. The
 NSGA-II sampler's default population (50) exceeds the budget, so it gets the
 initial design size, as pymoo's NSGA-II does; TPE gets ``initial`` start-up
 trials (its default is 10) and its other defaults.
@@ -14,8 +16,8 @@ __all__ = ["run_optuna"]
 
 
 def run_optuna(f: EvaluationBudget, sampler_name: str, dim: int, num_objectives: int, initial: int,
-               seed: int) -> None:
-    """Spend ``f``'s budget with Optuna's ``nsga2`` or ``tpe`` sampler."""
+               seed: int, categorical: dict[int, tuple[float, ...]] | None = None) -> None:
+    """Spend ``f``'s budget with Optuna's ``nsga2`` or ``tpe`` sampler (``categorical``: column -> values)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -29,7 +31,11 @@ def run_optuna(f: EvaluationBudget, sampler_name: str, dim: int, num_objectives:
     try:
         while f.remaining > 0:
             trial = study.ask()
-            x = [trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dim)]
+            x = [
+                trial.suggest_categorical(f"x{i}", list(categorical[i])) if i in (categorical or {})
+                else trial.suggest_float(f"x{i}", 0.0, 1.0)
+                for i in range(dim)
+            ]
             study.tell(trial, finite_or_worst(f(x)).tolist())
     except BudgetExhausted:
         pass

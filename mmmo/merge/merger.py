@@ -175,9 +175,9 @@ class Merger:
         if len(set(plan.sources)) != len(plan.sources):
             raise MergeError(f"plan lists a source twice: {list(plan.sources)}")
         grouping = plan.grouping
-        if grouping.kind == "blocks" and grouping.num_layers != self.pool.num_layers:
+        if grouping.kind in ("blocks", "layer") and grouping.num_layers != self.pool.num_layers:
             raise MergeError(
-                f"plan groups {grouping.num_layers} layers into blocks, the model has {self.pool.num_layers}"
+                f"plan groups {grouping.num_layers} layers into {grouping.kind}, the model has {self.pool.num_layers}"
             )
         return method, method.validate(plan)
 

@@ -8,15 +8,20 @@ named, a space that does not fit them.
 
 Layout of a unit vector ``x`` (``d = space.dim``):
 
-- ``method`` first, when the space offers a choice of methods: the choice is
-  decoded by equal-width bins, so each method owns ``1 / len(methods)`` of the
-  axis.
-- then, for every tensor group (``TensorGrouping.group_names()`` order), for
-  every source, ``weight`` and then ``density`` where each is searched.
+- ``method`` first, when the space offers a choice of methods: a categorical
+  coordinate. Each method owns ``1 / len(methods)`` of the axis, so any point
+  decodes to one; a method is encoded at the centre of its share, and the
+  model-based proposers search it as a category (:attr:`SearchSpace.categorical`),
+  one value per method, never between two.
+- then, for every tensor group of the space's granularity
+  (``TensorGrouping.group_names()`` order), for every source, ``weight`` and
+  then ``density`` where each is searched at that granularity;
+- then each parameter searched at a coarser granularity of its own
+  (:mod:`~mmmo.search.granularity`), for each of its groups, for every source.
 
-Names follow the layout: ``method``, ``weight[all][math]``,
-``density[block2][code]``. A parameter that is not searched is fixed at
-``weight = 1.0`` and ``density = 1.0``.
+Names follow the groups: ``method``, ``weight[all][math]``,
+``density[block2][code]``, ``weight[layer5.mlp][code]``. A parameter that is
+not searched is fixed at ``weight = 1.0`` and ``density = 1.0``.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from torch import Tensor
 
 from mmmo.config import SpaceConfig
 from mmmo.errors import ConfigError
-from mmmo.plan import MergePlan, SourceParams, TensorGrouping
+from mmmo.plan import MergePlan, SourceParams
 from mmmo.registry import MERGE_METHODS
+from mmmo.search.granularity import coarsening, grouping_of
 
 if TYPE_CHECKING:
     from mmmo.sources.layout import TensorLayout
@@ -78,20 +84,48 @@ class SearchSpace:
         self.source_names = tuple(source_names)
         self.methods = space.methods
         self._validate(num_layers)
-        granularity = space.granularity
-        self.grouping = TensorGrouping(
-            kind=granularity.kind,
-            num_layers=num_layers,
-            blocks=granularity.blocks if granularity.kind == "blocks" else 1,
-        )
+        self.grouping = grouping_of(space.granularity, num_layers, "space.granularity.blocks")
         if layout is not None:
             self._check_groups_present(layout)
         self.searched = tuple(p for p in ("weight", "density") if p in space.parameters)
+        # Each searched parameter's own grouping, and the map from the plan's groups to its groups.
+        self.param_groupings = {}
+        self._group_maps: dict[str, dict[str, str]] = {}
+        for param in self.searched:
+            own = space.parameters[param].granularity
+            field = f"space.parameters.{param}.granularity"
+            grouping = self.grouping if own is None else grouping_of(own, num_layers, field)
+            self.param_groupings[param] = grouping
+            self._group_maps[param] = dict(coarsening(self.grouping, grouping, field))
+        self.shared = tuple(p for p in self.searched if self.param_groupings[p] != self.grouping)
         names: list[str] = ["method"] if len(self.methods) > 1 else []
+        slots: list[tuple[str, str, int]] = []
         for group in self.grouping.group_names():
-            for source in self.source_names:
-                names.extend(f"{param}[{group}][{source}]" for param in self.searched)
+            for k in range(len(self.source_names)):
+                slots.extend((param, group, k) for param in self.searched if param not in self.shared)
+        for param in self.shared:
+            for group in self.param_groupings[param].group_names():
+                slots.extend((param, group, k) for k in range(len(self.source_names)))
+        names.extend(f"{param}[{group}][{self.source_names[k]}]" for param, group, k in slots)
+        self._slots = tuple(slots)
         self.parameter_names: tuple[str, ...] = tuple(names)
+
+    @property
+    def categorical(self) -> dict[int, tuple[float, ...]]:
+        """Categorical coordinates: index -> the unit values of its categories (the method choice)."""
+        if len(self.methods) < 2:
+            return {}
+        k = len(self.methods)
+        return {0: tuple((i + 0.5) / k for i in range(k))}
+
+    def describe(self) -> str:
+        """The dimension count and where it comes from, for messages."""
+        shared = "".join(f", {p} at {self.param_groupings[p].label}" for p in self.shared)
+        method = " + 1 method choice" if len(self.methods) > 1 else ""
+        return (
+            f"{self.dim} dimensions ({self.grouping.label} granularity: {len(self.grouping.group_names())} "
+            f"groups x {len(self.source_names)} sources x {list(self.searched)}{shared}{method})"
+        )
 
     @property
     def dim(self) -> int:
@@ -109,11 +143,6 @@ class SearchSpace:
             raise ConfigError("models: a search space needs at least one source model")
         if len(set(self.source_names)) != len(self.source_names):
             raise ConfigError(f"models: source names must be unique, got {list(self.source_names)}")
-        if space.granularity.kind == "blocks" and space.granularity.blocks > num_layers:
-            raise ConfigError(
-                f"space.granularity.blocks: {space.granularity.blocks} blocks on a model "
-                f"with {num_layers} decoder layers; use at most {num_layers}"
-            )
         methods = [MERGE_METHODS.get(name) for name in self.methods]
         if "density" in space.parameters and not any(m.uses_density for m in methods):
             raise ConfigError(
@@ -140,7 +169,7 @@ class SearchSpace:
         missing = [g for g in self.grouping.group_names() if g not in present]
         if missing:
             raise ConfigError(
-                f"space.granularity: group(s) {missing} of {self.grouping.kind!r} granularity "
+                f"space.granularity: group(s) {missing} of {self.grouping.label!r} granularity "
                 f"match no tensor of the model"
             )
 
@@ -161,15 +190,17 @@ class SearchSpace:
         if len(self.methods) > 1:
             method = self.methods[min(int(values[0] * len(self.methods)), len(self.methods) - 1)]
             position = 1
+        chosen: dict[tuple[str, str, int], float] = {}
+        for (param, group, k), value in zip(self._slots, values[position:]):
+            bounds = self.space.parameters[param]
+            chosen[param, group, k] = bounds.low + value * (bounds.high - bounds.low)
         params: dict[str, tuple[SourceParams, ...]] = {}
         for group in self.grouping.group_names():
             per_source = []
-            for _ in self.source_names:
+            for k in range(len(self.source_names)):
                 fields = dict(FIXED_VALUES)
                 for param in self.searched:
-                    bounds = self.space.parameters[param]
-                    fields[param] = bounds.low + values[position] * (bounds.high - bounds.low)
-                    position += 1
+                    fields[param] = chosen[param, self._group_maps[param][group], k]
                 per_source.append(SourceParams(**fields))
             params[group] = tuple(per_source)
         return MergePlan(
@@ -194,12 +225,13 @@ class SearchSpace:
         if len(self.methods) > 1:
             out["method"] = float(self.methods.index(plan.method)) if plan.method in self.methods else math.nan
         same_sources = tuple(plan.sources) == self.source_names
-        for group in self.grouping.group_names():
-            per_source = self._plan_group(plan, group) if same_sources else None
-            for index, source in enumerate(self.source_names):
-                for param in self.searched:
-                    value = math.nan if per_source is None else getattr(per_source[index], param)
-                    out[f"{param}[{group}][{source}]"] = float(value)
+        per_group = {g: self._plan_group(plan, g) if same_sources else None for g in self.grouping.group_names()}
+        for param, group, k in self._slots:
+            # A shared parameter's value is read from the first plan group it covers.
+            first = next(g for g in self.grouping.group_names() if self._group_maps[param][g] == group)
+            params = per_group[first]
+            value = math.nan if params is None else getattr(params[k], param)
+            out[f"{param}[{group}][{self.source_names[k]}]"] = float(value)
         return out
 
     def _plan_group(self, plan: MergePlan, group: str) -> tuple[SourceParams, ...] | None:
@@ -231,6 +263,7 @@ class SearchSpace:
                 for param, fixed in FIXED_VALUES.items():
                     if param not in self.searched and getattr(params, param) != fixed:
                         raise ConfigError(f"plan sets {param}={getattr(params, param)}, fixed at {fixed} here")
+        self._check_shared(plan)
         coordinates = []
         for name, value in self.values(plan).items():
             if name == "method":
@@ -241,6 +274,21 @@ class SearchSpace:
                 raise ConfigError(f"{name}={value} is outside its bounds [{bounds.low}, {bounds.high}]")
             coordinates.append(min(max((value - bounds.low) / (bounds.high - bounds.low), 0.0), 1.0))
         return torch.tensor(coordinates, dtype=torch.float64)
+
+    def _check_shared(self, plan: MergePlan) -> None:
+        """Refuse a plan whose shared parameter differs inside one of its groups."""
+        for param in self.shared:
+            seen: dict[tuple[str, int], float] = {}
+            for group in self.grouping.group_names():
+                per_source = self._plan_group(plan, group)
+                for k, params in enumerate(per_source or ()):
+                    key = (self._group_maps[param][group], k)
+                    value = getattr(params, param)
+                    if seen.setdefault(key, value) != value:
+                        raise ConfigError(
+                            f"plan sets {param} of {self.source_names[k]!r} to {seen[key]} and {value} inside "
+                            f"group {key[0]!r}, where the space shares one value"
+                        )
 
     def try_encode(self, plan: MergePlan) -> Tensor | None:
         """:meth:`encode`, or ``None`` when the plan is not a point of this space."""

@@ -146,6 +146,17 @@ class ZooConfig(ZooSettings):
             weight_decay=0.0,
         )
 
+    @classmethod
+    def deep(cls) -> ZooConfig:
+        """The deep zoo: the demo zoo's tasks on an 8-layer model, for per-layer search.
+
+        Eight decoder layers give a layer-wise space 8x the parameters of a
+        block-free one, and experts whose task vectors differ layer by layer.
+        The width is the demo zoo's; the base trains longer, since a deeper
+        stack needs more steps to learn the primitives.
+        """
+        return cls(num_layers=8, pretrain_steps=1000)
+
     def cache_key(self) -> str:
         """A hash of every setting and :data:`ZOO_FORMAT_VERSION` (16 hex digits)."""
         return self._settings_hash(ZOO_FORMAT_VERSION)

@@ -77,7 +77,7 @@ def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(search_efficien
     problem = type("Problem", (), {"dim": 6, "num_objectives": 3})()
     search_efficiency.run_method("mmmo-qlognehvi", None, problem, 8, 0, None, smoke=True,
                                  mmmo_options=args.mmmo_options)
-    assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128}
+    assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128, "batch_size": 1}
 
 
 def _runs_file(path: Path, method: str, seeds, budget: int = 3) -> Path:
@@ -138,3 +138,56 @@ def test_first_seed_and_tag_name_the_stored_runs(search_efficiency, tiny_zoo, tm
     empty = torch.zeros(0, 6, dtype=torch.float64)
     seed2 = make_proposer("sobol", seed=2).propose(empty, torch.zeros(0, 3), empty, 2)
     assert torch.allclose(torch.tensor(runs[0]["X"][:2], dtype=torch.float64), seed2, atol=1e-6)
+
+
+def test_layers_report_pairs_seeds_and_counts_evaluations_to_the_best_peer(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import layers_report
+
+    def runs_file(path, method, rows_by_seed):
+        runs = [{"method": method, "seed": seed, "X": [[0.5, 0.5]] * len(Y), "Y": Y, "seconds_eval": [0.1] * len(Y),
+                 "seconds_wall": 1.0, "seconds_propose": 0.4} for seed, Y in rows_by_seed.items()]
+        settings = {"zoo": "deep", "space": "dare_ties_layers", "seeds": 2, "budget": 4, "initial": 1, "limit": 8,
+                    "tasks": ["a", "b"], "dim": 2, "merges_computed": 8, "wall_seconds": 1.0}
+        path.write_text(json.dumps({"settings": settings, "anchors": {"base": [0.0, 0.0]}, "campaign_ref_point": [0, 0],
+                                    "runs": runs, "failures": {}}))
+        return path
+
+    ours = runs_file(tmp_path / "ours.json", "mmmo-saas", {
+        0: [[0.1, 0.1], [0.6, 0.6], [0.6, 0.6], [0.7, 0.7]], 1: [[0.1, 0.1], [0.2, 0.2], [0.2, 0.2], [0.3, 0.3]]})
+    peer = runs_file(tmp_path / "peer.json", "optuna-tpe", {
+        0: [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.5, 0.5]], 1: [[0.1, 0.1], [0.4, 0.4], [0.4, 0.4], [0.4, 0.4]]})
+    model = runs_file(tmp_path / "model.json", "mmmo-model-qlognehvi", {0: [[0.2, 0.2]] * 4})
+    result = layers_report.main([str(ours), str(peer), str(model), "--ours", "mmmo-saas", "--out", str(tmp_path / "t.md")])
+    versus = result["versus_best_peer"]
+    assert versus["best_peer"] == "optuna-tpe"
+    assert [p["ahead"] for p in versus["paired"]] == [True, False]
+    # Seed 0 reaches the peer's final 0.5 at its second point; seed 1 never reaches 0.4.
+    assert versus["evals_to_best_peer_final"] == [2, 5]
+    assert not versus["targets"]["best_peer_final_in_60_percent"]
+    matters = result["per_layer_matters"]
+    assert matters["model_front_points_dominated_by_per_layer"] == 1
+    assert matters["best_mean_accuracy_per_layer"] == pytest.approx(0.7)
+    assert result["methods"]["mmmo-saas"]["proposal_s_per_point"] == pytest.approx(0.1)
+    assert "mmmo-saas against the best peer, optuna-tpe" in (tmp_path / "t.md").read_text()
+
+
+@pytest.mark.slow
+def test_per_layer_space_and_the_model_level_method_spend_the_budget(tiny_zoo, tmp_path: Path) -> None:
+    methods = ("mmmo-saas", "mmmo-model-qlognehvi", "optuna-tpe")
+    command = [
+        sys.executable, str(SCRIPT), "--zoo", "tiny", "--space", "dare_ties_layers", "--seeds", "1", "--budget",
+        str(BUDGET), "--initial", "3", "--limit", "8", "--out", str(tmp_path), "--no-cache-file", "--smoke",
+        "--mmmo-batch", "2", "--methods", ",".join(methods),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["failures"] == {} and set(result["methods"]) == set(methods)
+    saved = json.loads((tmp_path / "search_efficiency_runs.json").read_text())
+    assert saved["settings"]["space"] == "dare_ties_layers" and saved["settings"]["dim"] == 3 * 4 * 2
+    dims = {r["method"]: len(r["X"][0]) for r in saved["runs"]}
+    # The model-level method searches the dare_ties space (a weight and a density per expert) on the same models.
+    assert dims == {"mmmo-saas": 24, "mmmo-model-qlognehvi": 6, "optuna-tpe": 24}
+    assert all(len(r["X"]) == BUDGET for r in saved["runs"])

@@ -16,7 +16,8 @@ def space(**fields) -> SpaceConfig:
     return SpaceConfig.model_validate(fields)
 
 
-@pytest.mark.parametrize("preset", ["task_arithmetic", "ties", "dare_ties", "dare_ties_blocks4", "ties_module"])
+@pytest.mark.parametrize("preset", ["task_arithmetic", "ties", "dare_ties", "dare_ties_blocks4", "ties_module",
+                                    "dare_ties_layers", "ties_layers_module", "dare_ties_layer_weights"])
 def test_presets_load_and_round_trip(preset):
     search = SearchSpace(load_space(preset), SOURCES, num_layers=8)
     x = torch.rand(search.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

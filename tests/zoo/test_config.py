@@ -59,3 +59,12 @@ def test_lists_are_stored_as_tuples():
 def test_bad_settings_name_the_field(changes, field):
     with pytest.raises(ConfigError, match=f"ZooConfig.{field}"):
         ZooConfig(**changes)
+
+
+def test_deep_zoo_is_the_demo_zoo_on_eight_layers_under_its_own_cache_key():
+    deep, demo = ZooConfig.deep(), ZooConfig()
+    assert deep.num_layers == 8 >= 8
+    assert deep.expert_tasks == demo.expert_tasks and deep.hidden_size == demo.hidden_size
+    assert deep.cache_key() != demo.cache_key()
+    differing = {f.name for f in dataclasses.fields(ZooConfig) if getattr(deep, f.name) != getattr(demo, f.name)}
+    assert differing == {"num_layers", "pretrain_steps"}

@@ -31,6 +31,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 from mmmo.search.proposers.base import check_inputs, complete_rows
+from mmmo.search.proposers.mixed import Categorical, check_categorical, optimize_mixed, snap
 from mmmo.search.proposers.sobol import SobolProposer
 
 __all__ = ["GPProposer", "HyperparameterCache", "fit_gp", "surrogate"]
@@ -187,6 +188,9 @@ class GPProposer:
             uncapped fit can still spend hundreds of iterations polishing
             lengthscales that barely change the acquisition. Cold fits (the
             first call, or ``warm_start=False``) are never capped.
+        categorical: Column index -> allowed unit values of the space's
+            categorical coordinates (:attr:`~mmmo.search.space.SearchSpace.categorical`);
+            they are snapped and enumerated (:mod:`~mmmo.search.proposers.mixed`).
 
     With fewer than two complete observations there is nothing to model and the
     proposal falls back to the Sobol design.
@@ -204,8 +208,10 @@ class GPProposer:
         warm_start: bool = True,
         warm_fit_maxiter: int | None = 50,
         ftol: float | None = None,
+        categorical: Categorical | None = None,
     ) -> None:
         self.seed = seed
+        self.categorical = check_categorical(categorical)
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
         self.mc_samples = mc_samples
@@ -229,13 +235,20 @@ class GPProposer:
         X_done, Y_done = complete_rows(X, Y)
         Yvar_done = Yvar[keep].double() if Yvar is not None else None
         if X_done.shape[0] < 2:
-            return SobolProposer(self.seed).propose(X, Y, pending, n)
+            return snap(SobolProposer(self.seed).propose(X, Y, pending, n), self.categorical)
+        X_done, pending = snap(X_done, self.categorical), snap(pending.double(), self.categorical)
         with torch.random.fork_rng():
             # Reduced to 63 bits: a large campaign seed must not overflow torch's seed and end in Sobol.
             torch.manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
-            model = surrogate(X_done, Y_done, Yvar_done, self.hyperparameters, self._fit_options())
-            candidates = self._candidates(model, X_done, Y_done, pending.double(), n, ref_point)
+            model = self._fit_model(X_done, Y_done, Yvar_done)
+            candidates = self._candidates(model, X_done, Y_done, pending, n, ref_point)
         return candidates.detach().clamp(0.0, 1.0)  # n x d
+
+    def _fit_model(self, X: Tensor, Y: Tensor, Yvar: Tensor | None = None) -> SingleTaskGP | ModelListGP:
+        """The surrogate of ``X`` (``n x d``) and ``Y`` (``n x m``, observation
+        variances ``Yvar`` where known): a GP per objective, batched where their
+        noise models allow."""
+        return surrogate(X, Y, Yvar, self.hyperparameters, self._fit_options())
 
     def _candidates(
         self, model: SingleTaskGP | ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
@@ -249,6 +262,8 @@ class GPProposer:
 
     def _optimize(self, acquisition: AcquisitionFunction, n: int, d: int, **sequence: Any) -> Tensor:
         """``n x d`` points maximising ``acquisition``, built one at a time (sequential greedy)."""
+        if self.categorical:
+            return self._optimize_mixed(acquisition, n, d, **sequence)
         candidates, _ = optimize_acqf(
             acquisition,
             bounds=torch.stack([torch.zeros(d), torch.ones(d)]).double(),
@@ -260,6 +275,26 @@ class GPProposer:
             **sequence,
         )
         return candidates
+
+    def _optimize_mixed(self, acquisition: AcquisitionFunction, n: int, d: int, **sequence: Any) -> Tensor:
+        """:meth:`_optimize` with the categorical coordinates enumerated.
+
+        A sequence of acquisition functions (one per candidate) is optimised
+        one at a time, each with the candidates before it pending.
+        """
+        acquisitions = sequence.get("acq_function_sequence") or [acquisition]
+        if len(acquisitions) == 1:
+            return optimize_mixed(acquisition, self.categorical, d, n, self.num_restarts, self.raw_samples,
+                                  self._optimizer_options())
+        chosen: list[Tensor] = []
+        pending = acquisitions[0].X_pending
+        for acq in acquisitions:
+            extra = torch.cat(chosen) if chosen else None
+            if extra is not None:
+                acq.set_X_pending(extra if pending is None else torch.cat([pending, extra]))
+            chosen.append(optimize_mixed(acq, self.categorical, d, 1, self.num_restarts, self.raw_samples,
+                                         self._optimizer_options()))
+        return torch.cat(chosen)  # n x d
 
     def _optimizer_options(self) -> dict[str, Any]:
         # The raw samples that pick the starting points are scored in one

@@ -44,6 +44,7 @@ from torch import Tensor
 
 from mmmo.search.pareto import infer_ref_point
 from mmmo.search.proposers.gp import GPProposer
+from mmmo.search.proposers.mixed import Categorical
 from mmmo.search.proposers.partitioning import NativeNondominatedPartitioning
 
 __all__ = ["NativeQLogNEHVI", "QLogNEHVIProposer"]
@@ -92,8 +93,11 @@ class QLogNEHVIProposer(GPProposer):
         warm_fit_maxiter: int | None = 50,
         ftol: float | None = None,
         max_baseline: int | None = 16,
+        categorical: Categorical | None = None,
     ) -> None:
-        super().__init__(seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol)
+        super().__init__(
+            seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol, categorical
+        )
         if max_baseline is not None and max_baseline < 1:
             raise ValueError(f"max_baseline must be at least 1 (or None), got {max_baseline}")
         self.max_baseline = max_baseline

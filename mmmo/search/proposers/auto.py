@@ -1,0 +1,55 @@
+"""``proposer: auto``: the model-based proposer that fits the space's dimension.
+
+The rule, one threshold (:data:`HIGH_DIMENSION`): up to it, qLogNEHVI on
+plain GPs (their lengthscale priors scale with the dimension, BoTorch's
+default since 0.12); above it, qLogNEHVI on MAP-SAAS GPs
+(:class:`~mmmo.search.proposers.saas.SAASProposer`), whose sparsity prior
+keeps the fit honest when most of tens to hundreds of coordinates barely
+matter. Measured at both ends, not at the crossover: at d = 6 qLogNEHVI on
+plain GPs is mmmo's measured best (``docs/benchmarks/search_efficiency.md``),
+and 24 is the largest dimension its proposal time was tuned for; at d = 60 on
+the deep zoo, SAAS reached a higher hypervolume than the plain GPs in less
+proposal time (``docs/benchmarks/layers.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from mmmo.search.proposers.qlognehvi import QLogNEHVIProposer
+from mmmo.search.proposers.saas import SAASProposer
+
+__all__ = ["HIGH_DIMENSION", "AutoProposer", "choose"]
+
+#: Spaces with more coordinates than this are searched with MAP-SAAS GPs.
+HIGH_DIMENSION = 24
+
+
+def choose(d: int) -> str:
+    """The name of the proposer ``auto`` uses on a space of ``d`` coordinates."""
+    return "saas" if d > HIGH_DIMENSION else "qlognehvi"
+
+
+class AutoProposer:
+    """Delegates each call to :func:`choose`'s proposer (one instance each, kept across calls).
+
+    Arguments go to the proposer chosen (as :class:`QLogNEHVIProposer` takes them).
+    """
+
+    name = "auto"
+
+    def __init__(self, seed: int = 0, **options: Any) -> None:
+        self.seed = seed
+        self.options = options
+        self._chosen: dict[str, QLogNEHVIProposer] = {}
+
+    def propose(
+        self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
+    ) -> Tensor:
+        name = choose(X.shape[-1])
+        if name not in self._chosen:
+            kind = SAASProposer if name == "saas" else QLogNEHVIProposer
+            self._chosen[name] = kind(seed=self.seed, **self.options)
+        return self._chosen[name].propose(X, Y, pending, n, ref_point)
