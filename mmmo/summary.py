@@ -38,6 +38,8 @@ def front_table(campaign: Campaign, front: pd.DataFrame | None = None) -> str:
         table["method"] = rows["method"]
     for name in objectives:
         table[name] = rows[name].map(lambda v: f"{float(v):.3f}")
+    for name in campaign.reported_names:  # scored, not searched on: shown, marked
+        table[f"{name} (reported)"] = rows[name].map(lambda v: f"{float(v):.3f}")
     footer = "parameters of each member: mmmo front PATH --json"
     for kind, header in (("weight", "weights"), ("density", "densities")):
         columns = [f"{kind}[all][{source}]" for source in sources]
@@ -78,6 +80,7 @@ def front_records(campaign: Campaign) -> list[dict[str, Any]]:
             "method": row.get("method"),
             "params": {p: float(row[p]) for p in parameters if row[p] == row[p] and row[p] is not None},
             "objectives": {o: float(row[o]) for o in campaign.objective_names},
+            "reported": {o: float(row[o]) for o in campaign.reported_names},
         })
     return records
 
