@@ -133,10 +133,7 @@ def main() -> None:
         "device": "cpu",
     }
     started = time.perf_counter()
-    if args.search_db is not None:
-        search = Campaign.open(args.search_db, readonly=True)
-        seconds_search = float(search.trials()[["seconds_merge", "seconds_eval", "seconds_propose"]].sum().sum())
-    else:
+    if args.search_db is None:
         search = Campaign.create(out / "search.db", search_config)
         search.run()
         seconds_search = time.perf_counter() - started
@@ -159,6 +156,10 @@ def main() -> None:
     started = time.perf_counter()
     run = run_from_config(pm_config, db=out / "pareto.db", out=out / "pareto", progress=False)
     seconds_pm = time.perf_counter() - started
+    if args.search_db is not None:
+        # Opened only now: a search still running beside this one counts with every trial it finished.
+        search = Campaign.open(args.search_db, readonly=True)
+        seconds_search = float(search.trials()[["seconds_merge", "seconds_eval", "seconds_propose"]].sum().sum())
 
     # --- figures --------------------------------------------------------------
     ref_point = search.reference_point()
