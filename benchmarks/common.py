@@ -129,7 +129,9 @@ class MergeProblem:
     def space_label(self) -> str:
         """The space in words: ``dare_ties model-level``."""
         space = self.config.space
-        granularity = space.granularity.kind + (f":{space.granularity.blocks}" if space.granularity.kind == "blocks" else "")
+        granularity = space.granularity.kind
+        if granularity == "blocks":
+            granularity += f":{space.granularity.blocks}"
         return f"{'/'.join(space.methods)} {granularity}-level"
 
     @property

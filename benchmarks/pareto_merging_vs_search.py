@@ -90,6 +90,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="keep the campaigns here")
     parser.add_argument("--real", action="store_true", help="the real zoo (built once, then cached)")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="training examples per task (default: Pareto Merging's own)")
+    parser.add_argument("--batch-size", type=int, default=None, help="Pareto Merging training batch size")
     parser.add_argument("--search-db", type=Path, default=None,
                         help="an existing search campaign on the same models and objectives (not run again)")
     args = parser.parse_args()
@@ -144,10 +147,11 @@ def main() -> None:
             "name": "pareto_merging",
             "base": str(zoo.base),
             "models": models,
-            "tasks": [{"name": t, "data": str(trains[t]), "loss": args.loss} for t in tasks],
+            "tasks": [{"name": t, "data": str(trains[t]), "loss": args.loss}
+                      | ({"limit": args.train_limit} if args.train_limit else {}) for t in tasks],
             "objectives": objectives,
             "start": {"method": "task_arithmetic", "weight": 1.0},
-            "training": {"steps": args.steps},
+            "training": {"steps": args.steps} | ({"batch_size": args.batch_size} if args.batch_size else {}),
             "grid": {"steps": args.grid_steps},
             "seed": args.seed,
             "device": "cpu",
@@ -203,6 +207,7 @@ def main() -> None:
         "zoo": "real" if args.real else str(args.zoo) if args.zoo else ("tiny" if args.tiny else "default"),
         "loss": args.loss,
         "steps": args.steps,
+        "train_limit": args.train_limit,
         "search_from": str(args.search_db) if args.search_db else "run here",
         "zoo_key": zoo.manifest.get("cache_key"),
         "metric": args.metric,
