@@ -282,6 +282,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--from-runs", type=Path, nargs="+", default=None,
                         help="summarise the runs in these search_efficiency_runs.json files (of one zoo, example "
                              "limit, budget and initial design) instead of running")
+    parser.add_argument("--only-seeds", type=int, nargs="+", default=None,
+                        help="with --from-runs: summarise only the runs of these seeds (every method on equal seeds)")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -300,7 +302,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.from_runs is not None:
         if any(path.resolve() == (args.out / "search_efficiency_runs.json").resolve() for path in args.from_runs):
             args.out = args.out / "summary"
-        return report(args, *load_runs(args.from_runs, args))
+        runs, *rest = load_runs(args.from_runs, args)
+        if args.only_seeds is not None:
+            runs = [r for r in runs if r["seed"] in args.only_seeds]
+            if not runs:
+                raise SystemExit(f"--only-seeds {args.only_seeds}: no run of these seeds in --from-runs")
+        return report(args, runs, *rest)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     # Report-only objectives are front_quality.py's business; a search never needs their scores.

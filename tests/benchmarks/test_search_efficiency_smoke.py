@@ -138,3 +138,15 @@ def test_first_seed_and_tag_name_the_stored_runs(search_efficiency, tiny_zoo, tm
     empty = torch.zeros(0, 6, dtype=torch.float64)
     seed2 = make_proposer("sobol", seed=2).propose(empty, torch.zeros(0, 3), empty, 2)
     assert torch.allclose(torch.tensor(runs[0]["X"][:2], dtype=torch.float64), seed2, atol=1e-6)
+
+
+def test_only_seeds_summarises_the_chosen_seeds_alone(search_efficiency, tmp_path: Path) -> None:
+    both = _runs_file(tmp_path / "both.json", "sobol", seeds=(0, 1))
+    one = _runs_file(tmp_path / "one.json", "ax", seeds=(0,))
+    result = search_efficiency.main(["--from-runs", str(both), str(one), "--only-seeds", "0",
+                                     "--out", str(tmp_path / "out")])
+    assert {name: figures["hv_at_budget_std"] for name, figures in result["methods"].items()} == {"sobol": 0.0, "ax": 0.0}
+    saved = json.loads((tmp_path / "out" / "search_efficiency_runs.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in saved["runs"]) == [("ax", 0), ("sobol", 0)]
+    with pytest.raises(SystemExit, match="no run of these seeds"):
+        search_efficiency.main(["--from-runs", str(one), "--only-seeds", "5", "--out", str(tmp_path / "none")])
