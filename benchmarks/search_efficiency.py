@@ -30,6 +30,10 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
+    # Any campaign config instead of a built-in zoo: its models, space and searched objectives
+    # (report_only objectives are left out); e.g. the real zoo's, as `mmmo demo --real` writes it:
+    python benchmarks/search_efficiency.py --config mmmo_demo_real/demo.yaml --limit 16 --budget 30 --seeds 3
+    python benchmarks/search_efficiency.py --from-runs A.json B.json --only-seeds 0   # every method on seed 0
     # Other proposer settings next to the defaults, on the same seeds and one reference point:
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/defaults
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/wide --tag wide \
