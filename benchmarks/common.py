@@ -1,10 +1,15 @@
 """The one evaluation function every benchmarked method shares: merge, score, cache.
 
-A :class:`MergeProblem` is the demo campaign's problem (see :mod:`mmmo.demo`):
-the zoo's base and experts, the model-level ``dare_ties`` space (a weight and a
-density per expert), and one greedy exact-match objective per expert task on
-its test split, ``limit`` examples each (the demo's 100 by default). Every
-score is an accuracy in ``[0, 1]``, larger is better.
+A :class:`MergeProblem` is one campaign config's problem: its base and
+source models, its search space, its searched objectives (every one
+maximised, e.g. accuracies in ``[0, 1]``) and, kept apart from the search,
+its report-only objectives. Built in: the demo campaign (see :mod:`mmmo.demo`)
+on the demo or tiny zoo: the zoo's base and experts, the model-level
+``dare_ties`` space (a weight and a density per expert), and one greedy
+exact-match objective per expert task on its test split, ``limit`` examples
+each (the demo's 100 by default). Any other campaign config (``--config``)
+gives the benchmarks a problem they have never seen: the real zoo's, a
+user's own.
 
 Evaluations are cached by the unit-cube point rounded to ``DIGITS`` decimals
 (the DARE masks are seeded by a fixed plan seed, so a point always merges to
@@ -61,14 +66,19 @@ def plan_key(plan) -> str:
 
 
 class MergeProblem:
-    """Merge + evaluate on the demo zoo, cached.
+    """Merge + evaluate one campaign's problem, cached.
 
     Args:
-        zoo_name: ``default`` (:class:`~mmmo.zoo.ZooConfig`) or ``tiny`` (``ZooConfig.tiny()``).
-        limit: Test examples scored per task (``None``: all).
+        zoo_name: ``default`` (:class:`~mmmo.zoo.ZooConfig`) or ``tiny``
+            (``ZooConfig.tiny()``): the demo campaign on that zoo.
+        limit: Test examples scored per task (``None``: the demo's, or the
+            config's own ``limit`` with ``config``).
         cache_file: JSON-lines file the cache is read from and appended to.
         extra_tasks: Zoo tasks scored besides the objectives' (e.g. the held-out
             task); their scores are kept apart and never shown to a search method.
+        config: Any campaign config (its base, models, space and objectives)
+            instead of a built-in zoo. Its searched objectives are the problem's;
+            its ``report_only`` ones are the extra tasks.
     """
 
     def __init__(
@@ -78,36 +88,39 @@ class MergeProblem:
         cache_file: Path | None = None,
         extra_tasks: Sequence[str] = (),
         space: str | None = None,
+        config=None,
     ) -> None:
-        from mmmo.config import ObjectiveSpec, load_space
-        from mmmo.demo import DEMO_LIMIT, DEMO_SPACE
         from mmmo.merge import Merger
         from mmmo.objectives import build_objectives
         from mmmo.search.space import SearchSpace
         from mmmo.sources import ModelPool
-        from mmmo.zoo import ZooConfig, build_zoo
 
-        if zoo_name not in ZOOS:
-            raise ValueError(f"--zoo: expected one of {', '.join(ZOOS)}, got {zoo_name!r}")
-        self.zoo = build_zoo(ZooConfig() if zoo_name == "default" else getattr(ZooConfig, zoo_name)(), progress=False)
-        self.limit = DEMO_LIMIT if limit is None else limit
-        self.tasks: tuple[str, ...] = tuple(self.zoo.expert_tasks)
-        self.extra_tasks = tuple(extra_tasks)
-        pool = ModelPool.load(self.zoo.base, {task: self.zoo.experts[task] for task in self.tasks})
+        if config is None:
+            config, self.zoo = _demo_problem(zoo_name, limit, extra_tasks, space)
+        else:
+            self.zoo = None
+            if limit is not None:
+                config = with_limit(config, limit)
+        self.config = config
+        searched, reported = config.searched_objectives, config.reported_objectives
+        limits = {spec.limit for spec in searched}
+        self.limit = limits.pop() if len(limits) == 1 else None
+        # Names the problem in reports; runs files of different problems are never combined.
+        self.name = zoo_name if self.zoo is not None else f"{config.name}-{problem_hash(config)}"
+        self.tasks: tuple[str, ...] = tuple(spec.resolved_name for spec in searched)
+        self.extra_tasks = tuple(spec.resolved_name for spec in reported)
+        self.sources: tuple[str, ...] = config.model_names
+        pool = ModelPool.load(config.base, {m.display_name: m.path for m in config.models})
         self.merger = Merger(pool)
-        self.space_name = space or DEMO_SPACE
-        self.space = SearchSpace(load_space(self.space_name), pool.names, layout=pool.layout)
-
-        def specs(tasks):
-            return [
-                ObjectiveSpec.model_validate(
-                    {"kind": "exact_match", "name": t, "data": str(self.zoo.tasks[t].test), "limit": self.limit}
-                )
-                for t in tasks
-            ]
-
-        self.objectives = build_objectives(specs(self.tasks), self.merger.tokenizer, pool.base_state)
-        self.extra_objectives = build_objectives(specs(self.extra_tasks), self.merger.tokenizer, pool.base_state)
+        self.space = SearchSpace(config.space, pool.names, layout=pool.layout)
+        # The preset's name when one was given, else the space in words.
+        self.space_name = space if space is not None else self.space_label
+        self.objectives = build_objectives(list(searched), self.merger.tokenizer, pool.base_state)
+        self.extra_objectives = build_objectives(list(reported), self.merger.tokenizer, pool.base_state)
+        for spec, objective in zip(searched, self.objectives):
+            if objective.direction != "maximize":
+                raise ValueError(f"{spec.resolved_name}: the benchmarks compare maximised scores; "
+                                 f"this objective is {objective.direction}d")
         self.cache_file = cache_file
         self._cache: dict[str, dict] = {}
         if cache_file is not None and cache_file.is_file():
@@ -116,6 +129,15 @@ class MergeProblem:
                     entry = json.loads(line)
                     self._cache[entry["key"]] = entry
         self.computed = 0  # merges evaluated by this process (cache misses)
+
+    @property
+    def space_label(self) -> str:
+        """The space in words: ``dare_ties model-level``."""
+        space = self.config.space
+        granularity = space.granularity.kind
+        if granularity == "blocks":
+            granularity += f":{space.granularity.blocks}"
+        return f"{'/'.join(space.methods)} {granularity}-level"
 
     @property
     def dim(self) -> int:
@@ -211,13 +233,82 @@ def _value(measurement) -> float:
 MERGE_FORMAT = "hashmask1"
 
 
-def default_cache_file(zoo_name: str, limit: int | None, space: str | None = None) -> Path:
-    """Where the evaluation cache of a zoo, example limit, space and merge format lives by default."""
+def default_cache_file(zoo_name: str, limit: int | None, config=None, space: str | None = None) -> Path:
+    """Where the evaluation cache of a zoo (or campaign config), example limit, space and merge format lives by default.
+
+    A config's cache is named by :func:`problem_hash`: the same models, space
+    and searched objectives share it, whatever the file is called.
+    """
     from mmmo.demo import DEMO_LIMIT, DEMO_SPACE
 
+    if config is not None:
+        if limit is not None:
+            config = with_limit(config, limit)
+        return RESULTS_DIR / f"eval_cache_{config.name}-{problem_hash(config)}_{MERGE_FORMAT}.jsonl"
     limit = DEMO_LIMIT if limit is None else limit
     named = "" if space in (None, DEMO_SPACE) else f"_{Path(space).stem}"
     return RESULTS_DIR / f"eval_cache_{zoo_name}{named}_limit{limit}_{MERGE_FORMAT}.jsonl"
+
+
+def problem_hash(config) -> str:
+    """12 hex digits naming what a cached score depends on: base, models, space, searched objectives.
+
+    Report-only objectives are left out: their scores are added to a cached
+    entry when first asked for, so adding one does not void the cache.
+    """
+    import hashlib
+
+    data = config.model_dump(mode="json", include={"base", "models", "space", "device", "dtype", "seed"})
+    data["objectives"] = [spec.model_dump(mode="json") for spec in config.searched_objectives]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def with_limit(config, limit: int):
+    """``config`` with every data objective scoring ``limit`` examples (``--limit``)."""
+    from mmmo.config import parse_config
+
+    data = config.model_dump(mode="json")
+    for spec in data["objectives"]:
+        if spec.get("data") is not None:
+            spec["limit"] = limit
+    return parse_config(data, source=f"{config.name} with --limit {limit}")
+
+
+def searched_only(config):
+    """``config`` without its report-only objectives (a search never needs their scores)."""
+    from mmmo.config import parse_config
+
+    data = config.model_dump(mode="json")
+    data["objectives"] = [spec for spec in data["objectives"] if not spec.get("report_only")]
+    return parse_config(data, source=config.name)
+
+
+def load_problem_config(path: Path):
+    """The campaign config of ``--config`` (validated; every error names the field)."""
+    from mmmo.config import load_config
+
+    return load_config(path)
+
+
+def _demo_problem(zoo_name: str, limit: int | None, extra_tasks: Sequence[str], space: str | None = None):
+    """The demo campaign's config on a built-in zoo (in ``space``, a preset or
+    YAML, instead of the demo's), with ``extra_tasks`` as report-only objectives."""
+    from mmmo.config import load_space, parse_config
+    from mmmo.demo import DEMO_LIMIT, demo_config
+    from mmmo.zoo import ZooConfig, build_zoo
+
+    if zoo_name not in ZOOS:
+        raise ValueError(f"--zoo: expected one of {', '.join(ZOOS)}, got {zoo_name!r}")
+    zoo = build_zoo(ZooConfig() if zoo_name == "default" else getattr(ZooConfig, zoo_name)(), progress=False)
+    data = demo_config(zoo, limit=DEMO_LIMIT if limit is None else limit).model_dump(mode="json")
+    if space is not None:
+        data["space"] = load_space(space).model_dump(mode="json")
+    data["objectives"] += [
+        {"kind": "exact_match", "name": t, "data": str(zoo.tasks[t].test), "limit": data["objectives"][0]["limit"],
+         "report_only": True}
+        for t in extra_tasks
+    ]
+    return parse_config(data, source=f"the demo problem on the {zoo_name} zoo"), zoo
 
 
 def json_ready(value):

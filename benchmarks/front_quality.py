@@ -20,8 +20,16 @@ the front members, the recipes, the base and the experts. Writes
 ``front_quality.md`` under ``--out``; the last line printed is one JSON object
 with the figures.
 
+With ``--config CAMPAIGN.yaml`` the problem is that campaign's (its models,
+space and searched objectives; its ``report_only`` objectives are the held-out
+tasks), as in ``search_efficiency.py --config``. Where the sources are not one
+expert per objective (names differ), an objective's "expert" accuracy in the
+normalisation is the best any source scores on it.
+
     python benchmarks/front_quality.py                  # after search_efficiency.py, reuses its run
     python benchmarks/front_quality.py --zoo tiny --budget 10 --initial 4
+    python benchmarks/front_quality.py --config campaign.yaml --limit 16 --budget 30 \
+        --runs results/real/search_efficiency_runs.json --out results/real
 """
 
 from __future__ import annotations
@@ -37,7 +45,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PLAN_SEED, RESULTS_DIR, MergeProblem, default_cache_file, json_ready, problem_key  # noqa: E402
+from common import (  # noqa: E402
+    PLAN_SEED,
+    RESULTS_DIR,
+    MergeProblem,
+    default_cache_file,
+    json_ready,
+    load_problem_config,
+    problem_key,
+)
 from peers import EvaluationBudget, run_mmmo  # noqa: E402
 
 TASK_ARITHMETIC_LAMBDAS = (0.3, 0.5, 0.7, 1.0)
@@ -54,6 +70,25 @@ def recipes(sources: tuple[str, ...]) -> dict[str, object]:
     plans["ties"] = MergePlan.uniform("ties", sources, 1.0, 0.5, seed=PLAN_SEED)
     plans["dare_ties"] = MergePlan.uniform("dare_ties", sources, 1.0, 0.5, seed=PLAN_SEED)
     return plans
+
+
+def own_task_scores(models: dict[str, np.ndarray], tasks: tuple[str, ...], sources: tuple[str, ...]) -> np.ndarray:
+    """Per objective (``m``), the score normalised accuracy divides by.
+
+    Each expert's score on its own task when the sources are one expert per
+    objective (same names), else the best score any source reaches on it.
+    """
+    if set(sources) == set(tasks):
+        return np.array([models[t][j] for j, t in enumerate(tasks)])
+    return np.stack([models[s] for s in sources]).max(axis=0)
+
+
+def plan_label(problem: MergeProblem, plan) -> str:
+    """A front member's parameters: per source at model level, else the space's named values."""
+    if set(plan.params) == {"all"} and all(p.density is not None for p in plan.params["all"]):
+        return ", ".join(f"{s} w={p.weight:.2f} d={p.density:.2f}" for s, p in zip(problem.sources, plan.params["all"]))
+    values = problem.space.values(plan)
+    return ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
 def normalised_accuracy(values: np.ndarray, expert_values: np.ndarray) -> float:
@@ -89,6 +124,9 @@ def searched_points(args: argparse.Namespace, problem: MergeProblem, ref_point: 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--zoo", choices=("default", "tiny"), default="default")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a campaign config (YAML) instead of --zoo's demo campaign; its report_only "
+                             "objectives are the held-out tasks")
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--initial", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
@@ -106,14 +144,19 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    from mmmo.zoo import ZooConfig
+    config, held_out = None, ()
+    if args.config is not None:
+        config = load_problem_config(args.config)
+    else:
+        from mmmo.zoo import ZooConfig
 
-    held_out = tuple((ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig()).held_out_tasks)
-    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit)
-    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file, extra_tasks=held_out)
-    tasks = problem.tasks
-    models = {name: np.asarray(problem.evaluate_expert(name).values) for name in ("base", *tasks)}
-    expert_values = np.array([models[t][j] for j, t in enumerate(tasks)])  # m: each expert on its own task
+        held_out = tuple((ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig()).held_out_tasks)
+    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit, config)
+    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file, extra_tasks=held_out, config=config)
+    args.zoo, held_out = problem.name, problem.extra_tasks
+    tasks, sources = problem.tasks, problem.sources
+    models = {name: np.asarray(problem.evaluate_expert(name).values) for name in ("base", *sources)}
+    expert_values = own_task_scores(models, tasks, sources)  # m
     if not (expert_values > 0).all():
         raise SystemExit(f"an expert scores 0 on its own task ({dict(zip(tasks, expert_values))}); "
                          "normalised accuracy is undefined")
@@ -126,22 +169,20 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for x, y in zip(front_X, front_Y):
         plan = problem.space.decode(torch.as_tensor(x), PLAN_SEED)
-        label = "front: " + ", ".join(
-            f"{t} w={p.weight:.2f} d={p.density:.2f}" for t, p in zip(tasks, plan.params["all"])
-        )
+        label = "front: " + plan_label(problem, plan)
         rows.append({"kind": "front", "label": label, "values": y,
                      "held_out": problem.extra_scores(x), "status": ""})
-    for label, plan in recipes(tasks).items():
+    for label, plan in recipes(sources).items():
         y = np.asarray(problem.evaluate_plan(plan).values)
         rows.append({"kind": "recipe", "label": label, "values": y, "held_out": problem.extra_scores(plan),
                      "status": cover(front_Y, y)})
     context = []
-    for name in ("base", *tasks):
+    for name in ("base", *sources):
         from mmmo.plan import MergePlan
 
         # Base and experts as task-arithmetic plans (weight 0, or 1 for one expert), for their held-out scores.
-        weights = [1.0 if t == name else 0.0 for t in tasks]
-        plan = MergePlan.uniform("task_arithmetic", tasks, weights, seed=PLAN_SEED)
+        weights = [1.0 if s == name else 0.0 for s in sources]
+        plan = MergePlan.uniform("task_arithmetic", sources, weights, seed=PLAN_SEED)
         context.append({"kind": "model", "label": name, "values": models[name],
                         "held_out": problem.extra_scores(plan), "status": ""})
     for row in rows + context:
@@ -157,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         held[task] = {
             "front_min": min(front_scores), "front_mean": float(np.mean(front_scores)), "front_max": max(front_scores),
             "recipes_max": max(r["held_out"][task] for r in recipe_rows),
-            **{name: r["held_out"][task] for name, r in zip(("base", *tasks), context)},
+            **{name: r["held_out"][task] for name, r in zip(("base", *sources), context)},
         }
     counts = {s: sum(r["status"] == s for r in recipe_rows) for s in ("dominated", "matched", "not covered")}
     result = {

@@ -18,6 +18,16 @@ Prints a table and, as the last line, a JSON object with per-method ``gbps``
 ``speedup_vs_mergekit``.
 
     python benchmarks/merge_throughput.py [--layers 7] [--repeats 5] [--device cpu] [--threads N]
+
+``--zoos`` measures instead the merge seconds of one trial on the built zoos,
+as a campaign merges them: the demo zoo (full checkpoints of a tiny model) and
+the real zoo (SmolLM2-135M-Instruct with three LoRA adapters, kept as their
+factors and expanded one tensor at a time while it is merged). Per zoo and
+method: the first trial (magnitude indexes, scratch buffers) and the median of
+``--repeats`` trials; the last line is one JSON object ``{zoo: {method:
+{"seconds", "first_seconds"}}}``.
+
+    python benchmarks/merge_throughput.py --zoos --repeats 5 --threads 1
 """
 
 from __future__ import annotations
@@ -102,6 +112,41 @@ def run_mergekit(config: dict, out_dir: Path) -> float:
     return time.perf_counter() - start
 
 
+def zoo_pools() -> dict[str, tuple[Path, dict[str, Path], str]]:
+    """Zoo name -> (base, sources, what the sources are), each zoo built or found in the cache."""
+    from mmmo.realzoo import RealZooConfig, build_real_zoo
+    from mmmo.zoo import ZooConfig, build_zoo
+
+    demo = build_zoo(ZooConfig(), progress=False)
+    real = build_real_zoo(RealZooConfig())
+    return {
+        "demo": (demo.base, {t: demo.experts[t] for t in demo.expert_tasks}, "full checkpoints"),
+        "real": (real.base, {t: real.adapters[t] for t in real.expert_tasks}, "LoRA adapters (factors)"),
+    }
+
+
+def zoo_merge_seconds(repeats: int, device: str, threads: int | None) -> dict:
+    """Merge seconds of one trial per zoo and method; prints a table and the JSON line."""
+    figures: dict[str, dict] = {}
+    print(f"{'zoo':<6}{'sources':<26}{'params':>9}{'method':>17}{'first s':>9}{'median s':>10}")
+    for zoo, (base, sources, kind) in zoo_pools().items():
+        pool = ModelPool.load(base, sources)
+        merger = Merger(pool, device=device, threads=threads)
+        params = pool.model_bytes / 4
+        figures[zoo] = {"sources": kind, "parameters": int(params)}
+        for method, options in METHODS.items():
+            weights = options["weight"][: len(pool.names)]
+            plan = MergePlan.uniform(method, pool.names, weights, options.get("density", 1.0), seed=3)
+            first = merger.apply(plan)
+            seconds = statistics.median(merger.apply(plan) for _ in range(repeats))
+            figures[zoo][method] = {"seconds": round(seconds, 4), "first_seconds": round(first, 4)}
+            print(f"{zoo:<6}{kind:<26}{params / 1e6:>8.1f}M{method:>17}{first:>9.3f}{seconds:>10.3f}")
+        del merger, pool
+    print(f"torch threads {torch.get_num_threads()}, device {device}, median of {repeats}")
+    print(json.dumps(figures))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=7)
@@ -111,9 +156,14 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's; mmmo merges with Merger's)"
     )
     parser.add_argument("--skip-mergekit", action="store_true")
+    parser.add_argument("--zoos", action="store_true",
+                        help="merge seconds per trial on the demo and real zoos instead (see the module docs)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.zoos:
+        zoo_merge_seconds(args.repeats, args.device, args.threads)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -20,6 +20,17 @@ preference), averaged over tasks. The last line is one JSON object.
     python benchmarks/pareto_merging_vs_search.py            # default zoo
     python benchmarks/pareto_merging_vs_search.py --tiny --trials 8 --steps 50 --grid-steps 2
     python benchmarks/pareto_merging_vs_search.py --zoo .cache/zoo/<key>   # a zoo built before
+    # The real zoo (SmolLM2-135M, LoRA experts; see mmmo.realzoo), against the front of a
+    # search campaign already run on it (mmmo demo --real), with either training loss:
+    python benchmarks/pareto_merging_vs_search.py --real --search-db mmmo_demo_real/demo.db \
+        --limit 32 --steps 60 --grid-steps 3 --loss entropy
+
+With ``--real`` the sources are the real zoo's LoRA adapters and the tasks its
+expert tasks (train split for the loss, test split for the scores).
+``--search-db`` takes the search side from an existing campaign on the same
+models and objectives (its own searched trials, its reference point) instead
+of running one; its objectives must score the same examples (same data,
+``limit`` and seed).
 """
 
 from __future__ import annotations
@@ -78,6 +89,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="test examples per objective")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="keep the campaigns here")
+    parser.add_argument("--real", action="store_true", help="the real zoo (built once, then cached)")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="training examples per task (default: Pareto Merging's own)")
+    parser.add_argument("--batch-size", type=int, default=None, help="Pareto Merging training batch size")
+    parser.add_argument("--search-db", type=Path, default=None,
+                        help="an existing search campaign on the same models and objectives (not run again)")
     args = parser.parse_args()
 
     from mmmo.campaign import Campaign
@@ -85,19 +102,26 @@ def main() -> None:
     from mmmo.search.pareto import hypervolume, to_maximization
     from mmmo.zoo import Zoo, ZooConfig, build_zoo
 
-    if args.zoo is not None:
-        zoo = Zoo.load(args.zoo)
+    if args.real:
+        from mmmo.realzoo import RealZooConfig, build_real_zoo
+
+        zoo = build_real_zoo(RealZooConfig(), log=print)
+        sources, tests, trains = zoo.adapters, zoo.tests, zoo.trains
     else:
-        zoo = build_zoo(ZooConfig.tiny() if args.tiny else ZooConfig(), progress=False)
+        zoo = Zoo.load(args.zoo) if args.zoo is not None else build_zoo(
+            ZooConfig.tiny() if args.tiny else ZooConfig(), progress=False)
+        sources = zoo.experts
+        tests = {t: zoo.tasks[t].test for t in zoo.tasks}
+        trains = {t: zoo.tasks[t].train for t in zoo.tasks}
     tasks = list(zoo.expert_tasks)
     out = args.out or Path(tempfile.mkdtemp(prefix="pm_vs_search_"))
     out.mkdir(parents=True, exist_ok=True)
     objectives = [
-        {"kind": args.metric, "name": t, "data": str(zoo.tasks[t].test)}
+        {"kind": args.metric, "name": t, "data": str(tests[t])}
         | ({"limit": args.limit} if args.limit else {})
         for t in tasks
     ]
-    models = [{"path": str(zoo.experts[t]), "name": t} for t in tasks]
+    models = [{"path": str(sources[t]), "name": t} for t in tasks]
 
     # --- search -------------------------------------------------------------
     search_config = {
@@ -112,9 +136,10 @@ def main() -> None:
         "device": "cpu",
     }
     started = time.perf_counter()
-    search = Campaign.create(out / "search.db", search_config)
-    search.run()
-    seconds_search = time.perf_counter() - started
+    if args.search_db is None:
+        search = Campaign.create(out / "search.db", search_config)
+        search.run()
+        seconds_search = time.perf_counter() - started
 
     # --- Pareto Merging -------------------------------------------------------
     pm_config = parse_pareto_config(
@@ -122,10 +147,11 @@ def main() -> None:
             "name": "pareto_merging",
             "base": str(zoo.base),
             "models": models,
-            "tasks": [{"name": t, "data": str(zoo.tasks[t].train), "loss": args.loss} for t in tasks],
+            "tasks": [{"name": t, "data": str(trains[t]), "loss": args.loss}
+                      | ({"limit": args.train_limit} if args.train_limit else {}) for t in tasks],
             "objectives": objectives,
             "start": {"method": "task_arithmetic", "weight": 1.0},
-            "training": {"steps": args.steps},
+            "training": {"steps": args.steps} | ({"batch_size": args.batch_size} if args.batch_size else {}),
             "grid": {"steps": args.grid_steps},
             "seed": args.seed,
             "device": "cpu",
@@ -134,6 +160,10 @@ def main() -> None:
     started = time.perf_counter()
     run = run_from_config(pm_config, db=out / "pareto.db", out=out / "pareto", progress=False)
     seconds_pm = time.perf_counter() - started
+    if args.search_db is not None:
+        # Opened only now: a search still running beside this one counts with every trial it finished.
+        search = Campaign.open(args.search_db, readonly=True)
+        seconds_search = float(search.trials()[["seconds_merge", "seconds_eval", "seconds_propose"]].sum().sum())
 
     # --- figures --------------------------------------------------------------
     ref_point = search.reference_point()
@@ -174,7 +204,11 @@ def main() -> None:
     print(f"Pareto Merging training: {run.training.seconds:.1f} s, {run.model.num_extra_parameters} extra "
           f"parameters ({run.model.extra_fraction:.3%})")
     figures = {
-        "zoo": str(args.zoo) if args.zoo else ("tiny" if args.tiny else "default"),
+        "zoo": "real" if args.real else str(args.zoo) if args.zoo else ("tiny" if args.tiny else "default"),
+        "loss": args.loss,
+        "steps": args.steps,
+        "train_limit": args.train_limit,
+        "search_from": str(args.search_db) if args.search_db else "run here",
         "zoo_key": zoo.manifest.get("cache_key"),
         "metric": args.metric,
         "tasks": tasks,

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     _, first = np.unique(Y[front].round(6), axis=0, return_index=True)
     members = np.flatnonzero(front)[np.sort(first)]  # one point per distinct front score
 
-    problem = MergeProblem(args.zoo, args.limit, cache_file=default_cache_file(args.zoo, args.limit, args.space),
+    problem = MergeProblem(args.zoo, args.limit, cache_file=default_cache_file(args.zoo, args.limit, space=args.space),
                            space=args.space)
     model_space = SearchSpace(load_space(args.model_space), problem.merger.pool.names,
                               layout=problem.merger.pool.layout)

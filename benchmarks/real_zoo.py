@@ -9,6 +9,16 @@ keeps the largest share of both experts' gains over the base (gain kept =
 
     python benchmarks/real_zoo.py
     python benchmarks/real_zoo.py --weights 0.5 0.75 1.0
+
+``--campaign DB`` instead reads a finished campaign (``mmmo demo --real``'s
+``demo.db``) and sets its best front member next to the standard recipes it
+evaluated as reference trials (uniform average, task arithmetic, TIES and
+DARE-TIES) and the base and sources, on every task: the searched ones and the
+report-only (held-out) ones. "Best" is the searched front member of highest
+normalised accuracy: the mean over the searched tasks of its score over the
+best source's score on that task.
+
+    python benchmarks/real_zoo.py --campaign mmmo_demo_real/demo.db
 """
 
 from __future__ import annotations
@@ -28,10 +38,57 @@ def table(rows: dict[str, dict[str, float]], tasks: tuple[str, ...], title: str)
         print(f"{name:<{width}s}" + "".join(f"{values[t]:24.3f}" for t in tasks))
 
 
+def front_against_recipes(db: str) -> dict:
+    """The best searched front member of campaign ``db`` next to its recipes, base and sources (every task)."""
+    from mmmo.campaign import Campaign
+
+    with Campaign.open(db, readonly=True) as campaign:
+        trials = campaign.trials()
+        front = campaign.front()
+        searched, reported = campaign.objective_names, campaign.reported_names
+        sources = campaign.config.model_names
+    tasks = searched + reported
+    done = trials[trials["status"] == "complete"].set_index("label", drop=False)
+    best_source = {t: max(float(done.loc[s, t]) for s in sources) for t in searched}
+
+    def normalised(row) -> float:
+        return sum(float(row[t]) / best_source[t] for t in searched) / len(searched)
+
+    members = front[front["origin"] == "searched"]
+    if members.empty:
+        raise SystemExit(f"{db}: no searched trial on the front yet")
+    best = max((row for _, row in members.iterrows()), key=normalised)
+    rows = {f"best front member (#{int(best['trial_id'])})": best}
+    for label in ("base", *sources, "recipe:linear", "recipe:task_arithmetic", "recipe:ties", "recipe:dare_ties"):
+        if label in done.index:
+            rows[label] = done.loc[label]
+    table({name: {t: float(row[t]) for t in tasks} for name, row in rows.items()}, tasks,
+          f"{db}: exact match; searched {list(searched)}, report-only (held out) {list(reported)}")
+    for name, row in rows.items():
+        print(f"{name}: normalised accuracy {normalised(row):.3f}")
+    weights = {c: round(float(best[c]), 3) for c in best.index if str(c).startswith(("weight[", "density["))}
+    print(f"best front member's parameters: {weights}")
+    figures = {
+        "campaign": db,
+        "searched_tasks": list(searched),
+        "reported_tasks": list(reported),
+        "front_size": int(len(members)),
+        "scores": {name: {t: float(row[t]) for t in tasks} for name, row in rows.items()},
+        "normalised": {name: normalised(row) for name, row in rows.items()},
+        "best_parameters": weights,
+    }
+    print(json.dumps(figures))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.75, 1.0])
+    parser.add_argument("--campaign", default=None, help="compare this campaign's front with its recipes instead")
     args = parser.parse_args()
+    if args.campaign is not None:
+        front_against_recipes(args.campaign)
+        return
 
     import torch
 

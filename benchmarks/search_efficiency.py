@@ -30,6 +30,10 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
+    # Any campaign config instead of a built-in zoo: its models, space and searched objectives
+    # (report_only objectives are left out); e.g. the real zoo's, as `mmmo demo --real` writes it:
+    python benchmarks/search_efficiency.py --config mmmo_demo_real/demo.yaml --limit 16 --budget 30 --seeds 3
+    python benchmarks/search_efficiency.py --from-runs A.json B.json --only-seeds 0   # every method on seed 0
     # Other proposer settings next to the defaults, on the same seeds and one reference point:
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/defaults
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/wide --tag wide \
@@ -58,7 +62,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, MergeProblem, default_cache_file, json_ready, problem_key  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    MergeProblem,
+    default_cache_file,
+    json_ready,
+    load_problem_config,
+    problem_key,
+    searched_only,
+)
 from peers import (  # noqa: E402
     EvaluationBudget,
     run_ax,
@@ -117,7 +129,9 @@ def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: i
     elif name.startswith("optuna-"):
         run_optuna(f, name.removeprefix("optuna-"), d, m, initial, seed, categorical=problem.space.categorical)
     elif name == "ax":
-        run_ax(f, d, list(problem.tasks), initial, seed, categorical=problem.space.categorical)
+        # Ax reads its objective string as an expression: a name such as
+        # ``arithmetic.2_digit_addition`` must not reach it; the order is what counts.
+        run_ax(f, d, [f"objective_{j}" for j in range(m)], initial, seed, categorical=problem.space.categorical)
     elif name == "cmaes":
         run_cmaes(f, d, seed)
     elif name == "mm-mo-recipe":
@@ -270,6 +284,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"the model-level space {MODEL_LEVEL} searches on the same models")
     parser.add_argument("--mmmo-batch", type=int, default=1,
                         help="points per proposal of mmmo's model-based proposers (a campaign's batch_size)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a campaign config (YAML): its models, space and objectives are the problem, "
+                             "instead of --zoo's demo campaign (report_only objectives are not searched on)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
@@ -288,6 +305,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--from-runs", type=Path, nargs="+", default=None,
                         help="summarise the runs in these search_efficiency_runs.json files (of one zoo, example "
                              "limit, budget and initial design) instead of running")
+    parser.add_argument("--only-seeds", type=int, nargs="+", default=None,
+                        help="with --from-runs: summarise only the runs of these seeds (every method on equal seeds)")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -306,11 +325,19 @@ def main(argv: list[str] | None = None) -> dict:
     if args.from_runs is not None:
         if any(path.resolve() == (args.out / "search_efficiency_runs.json").resolve() for path in args.from_runs):
             args.out = args.out / "summary"
-        return report(args, *load_runs(args.from_runs, args))
+        runs, *rest = load_runs(args.from_runs, args)
+        if args.only_seeds is not None:
+            runs = [r for r in runs if r["seed"] in args.only_seeds]
+            if not runs:
+                raise SystemExit(f"--only-seeds {args.only_seeds}: no run of these seeds in --from-runs")
+        return report(args, runs, *rest)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit, args.space)
-    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file, space=args.space)
+    # Report-only objectives are front_quality.py's business; a search never needs their scores.
+    config = searched_only(load_problem_config(args.config)) if args.config is not None else None
+    cache_file = None if args.no_cache_file else default_cache_file(args.zoo, args.limit, config, args.space)
+    problem = MergeProblem(args.zoo, args.limit, cache_file=cache_file, space=args.space, config=config)
+    args.zoo = problem.name  # what the runs file and the report call the problem
     model_space = None
     if MODEL_LEVEL in args.methods:
         from mmmo.config import load_space
@@ -320,9 +347,9 @@ def main(argv: list[str] | None = None) -> dict:
                                   layout=problem.merger.pool.layout)
     setup_seconds = time.perf_counter() - start
     # What a campaign evaluates before its search: the base and the experts.
-    anchors = {name: problem.evaluate_expert(name).values for name in ("base", *problem.tasks)}
+    anchors = {name: problem.evaluate_expert(name).values for name in ("base", *problem.sources)}
     campaign_ref = infer_ref_point(torch.tensor(list(anchors.values()), dtype=torch.float64)).numpy()
-    print(f"zoo {args.zoo} ({problem.zoo.root.name}), tasks {list(problem.tasks)}, {problem.limit} examples each, "
+    print(f"problem {problem.name}, tasks {list(problem.tasks)}, {problem.limit} examples each, "
           f"d={problem.dim}; setup {setup_seconds:.1f}s", file=sys.stderr)
     for name, values in anchors.items():
         print(f"  {name:>14}: " + "  ".join(f"{v:.3f}" for v in values), file=sys.stderr)
@@ -422,7 +449,7 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
     seeds = sorted({r["seed"] for r in runs})
     text = (
         f"Search efficiency on the {settings['zoo']} zoo ({', '.join(settings['tasks'])}; {settings['limit']} test "
-        f"examples each), {settings.get('space', 'dare_ties')} space (d={settings['dim']}), budget {budget} "
+        f"examples each), {settings.get('space', 'dare_ties model-level')} space (d={settings['dim']}), budget {budget} "
         f"({settings['initial']} initial), seeds {seeds}; hypervolume above the reference point "
         f"{[round(v, 3) for v in ref_point.tolist()]}, as a fraction of the union front's ({reference_hv:.4f}). Total wall {settings['wall_seconds']:.0f}s, "
         f"{settings['merges_computed']} merges computed."

@@ -187,15 +187,21 @@ class Campaign:
 
     @property
     def objective_names(self) -> tuple[str, ...]:
-        return self.config.objective_names
+        """The searched objectives: what the proposer, the front and the hypervolume see."""
+        return tuple(spec.resolved_name for spec in self.config.searched_objectives)
+
+    @property
+    def reported_names(self) -> tuple[str, ...]:
+        """The ``report_only`` objectives: scored and shown in the tables, never searched on."""
+        return tuple(spec.resolved_name for spec in self.config.reported_objectives)
 
     @property
     def directions(self) -> tuple[str, ...]:
-        """Each objective's direction; lm-eval objectives report theirs when first built."""
-        stored = self._store.get_meta("directions")
-        if stored is not None:
-            return tuple(stored)
-        return tuple(spec.resolved_direction or "maximize" for spec in self.config.objectives)
+        """Each searched objective's direction; lm-eval objectives report theirs when first built."""
+        stored = self._store.get_meta("directions")  # every objective's, in config order
+        if stored is not None and len(stored) == len(self.config.objectives):
+            return tuple(d for d, spec in zip(stored, self.config.objectives) if not spec.report_only)
+        return tuple(spec.resolved_direction or "maximize" for spec in self.config.searched_objectives)
 
     # -- running -----------------------------------------------------------
 
@@ -435,6 +441,11 @@ class Campaign:
         seed = self._store.get_meta("data_seed")
         return 0 if seed is None else int(seed)
 
+    @property
+    def data_seed(self) -> int:
+        """Seed of the data subsets its objectives score (``limit``): rebuild them with it to rescore a trial."""
+        return self._data_seed()
+
     # -- results -----------------------------------------------------------
 
     def reference_point(self, records: Sequence[TrialRecord] | None = None) -> torch.Tensor | None:
@@ -464,20 +475,21 @@ class Campaign:
 
     def trials(self) -> pd.DataFrame:
         """Every trial, one row each (see the module docs of :mod:`mmmo.results`)."""
-        return trials_table(self._store.trials(), self.space, self.objective_names)
+        return trials_table(self._store.trials(), self.space, self.objective_names + self.reported_names)
 
     def front(self, all_fidelities: bool = False) -> pd.DataFrame:
         """The Pareto-optimal complete trials, references included, with ``is_reference``.
 
-        Only trials scored on all their examples take part, unless
-        ``all_fidelities`` (then a screening estimate can stand on the front;
-        the ``fidelity`` column says which).
+        Pareto-optimal on the searched objectives; the report-only ones are
+        columns beside them. Only trials scored on all their examples take
+        part, unless ``all_fidelities`` (then a screening estimate can stand
+        on the front; the ``fidelity`` column says which).
         """
         records = self._store.trials()
         if not all_fidelities:
             records = full_fidelity(records)
         Y = objective_matrix(records, self.objective_names, self.directions)
-        return front_table(trials_table(records, self.space, self.objective_names), Y)
+        return front_table(trials_table(records, self.space, self.objective_names + self.reported_names), Y)
 
     def hypervolume_history(self) -> pd.DataFrame:
         """Hypervolume after each finished trial (columns in :func:`mmmo.results.hypervolume_table`)."""

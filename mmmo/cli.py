@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmmo.errors import ExportError, MmmoError, StoreError
+from mmmo.errors import ConfigError, ExportError, MmmoError, StoreError
 from mmmo.progress import TrialProgress
 from mmmo.summary import front_records, front_table, status_text
 
@@ -72,11 +72,50 @@ def _check_out_folder(out: Path, flag: str) -> None:
 # ---------------------------------------------------------------- commands
 
 
+def _new_demo_config(args: argparse.Namespace) -> Any:
+    """The config of a new demo campaign: the demo zoo's, or with ``--real`` the real zoo's."""
+    if args.real:
+        if args.zoo != "default":
+            raise ConfigError(f"--real and --zoo {args.zoo}: the real zoo has one size; drop --zoo")
+        from mmmo.demo import REAL_DEMO_LIMIT, REAL_DEMO_TRIALS, real_demo_config
+        from mmmo.realzoo import RealZooConfig, build_real_zoo, real_zoo_dir
+
+        real_config = RealZooConfig()
+        if not real_zoo_dir(real_config).is_dir():
+            _message(f"building the real zoo in {real_zoo_dir(real_config)} (once, about 20 minutes on 2 cores; "
+                     "later runs reuse it)")
+        zoo = build_real_zoo(real_config, log=_message)
+        return real_demo_config(zoo, trials=args.trials or REAL_DEMO_TRIALS, seed=args.seed,
+                                limit=args.limit or REAL_DEMO_LIMIT)
+    from mmmo.demo import DEMO_LIMIT, DEMO_TRIALS, demo_config
+    from mmmo.zoo import ZooConfig, build_zoo, zoo_dir
+
+    zoo_config = ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig()
+    if not zoo_dir(zoo_config).is_dir():  # the folder appears only once a build is complete
+        _message(f"building the demo zoo in {zoo_dir(zoo_config)} (once; later runs reuse it)")
+    zoo = build_zoo(zoo_config, progress=True)
+    return demo_config(zoo, trials=args.trials or DEMO_TRIALS, seed=args.seed, limit=args.limit or DEMO_LIMIT)
+
+
+def _export_and_reload(campaign: Campaign, out: Path) -> None:
+    """Export the front's most balanced member and check that transformers reloads it with the same scores."""
+    from mmmo.reload_check import check_reload
+
+    names = campaign.objective_names
+    member = campaign.select([1.0 / len(names)] * len(names))
+    trial_id = int(member["trial_id"])
+    path = campaign.export(trial_id, out / "export", overwrite=True)
+    _message(f"exported trial #{trial_id} (the front member closest to equal weight on every task) to {path}")
+    check = check_reload(campaign, trial_id, path)
+    _message(check.text())
+    if not check.matches:
+        raise ExportError(f"{path}: the reloaded checkpoint does not score as trial #{trial_id} did")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mmmo.campaign import Campaign
-    from mmmo.demo import DEMO_TRIALS, demo_config, write_config
+    from mmmo.demo import write_config
     from mmmo.plots import plot_campaign
-    from mmmo.zoo import ZooConfig, build_zoo, zoo_dir
 
     if "OMP_NUM_THREADS" not in os.environ:
         import torch
@@ -84,7 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The zoo's tensors are tiny: a second thread adds synchronisation, not
         # speed, and on a busy 2-core machine it made the demo several times slower.
         torch.set_num_threads(1)
-    out = Path(args.out)
+    out = Path(args.out or ("mmmo_demo_real" if args.real else "mmmo_demo"))
     db, config_path = out / "demo.db", out / "demo.yaml"
     if db.exists():
         _message(f"resuming the demo campaign in {db} (delete {out} to start over)")
@@ -93,11 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _message(f"--trials {args.trials} ignored: the stored budget is "
                      f"{campaign.config.budget.trials} (use 'mmmo resume {db} --trials N' for more)")
     else:
-        zoo_config = ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig()
-        if not zoo_dir(zoo_config).is_dir():  # the folder appears only once a build is complete
-            _message(f"building the demo zoo in {zoo_dir(zoo_config)} (once; later runs reuse it)")
-        zoo = build_zoo(zoo_config, progress=True)
-        config = demo_config(zoo, trials=args.trials or DEMO_TRIALS, seed=args.seed)
+        config = _new_demo_config(args)
         write_config(config, config_path)
         campaign = Campaign.create(db, config)
         _message(f"campaign {db}, config {config_path}")
@@ -105,6 +140,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(front_table(campaign))
     plots = plot_campaign(campaign, out / "plots")
     _message("plots: " + ", ".join(str(p) for p in plots))
+    if args.real:
+        _export_and_reload(campaign, out)
     _message(f"next: mmmo status {db} | mmmo front {db} --json | mmmo export {db} TRIAL_ID DIR")
     return 0
 
@@ -229,9 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", cmd_demo, "build the demo zoo if needed and run a campaign on it")
     demo.add_argument("--trials", type=_positive, help="searched trials of a new demo campaign")
     demo.add_argument("--batch-size", type=_positive, help="trials proposed at once")
-    demo.add_argument("--out", default="mmmo_demo", help="folder for the campaign, its config and plots")
+    demo.add_argument("--out", default=None,
+                      help="folder for the campaign, its config and plots (default: mmmo_demo, or mmmo_demo_real)")
     demo.add_argument("--zoo", choices=("default", "tiny"), default="default",
                       help="zoo size: tiny trains in a fraction of the time (tests)")
+    demo.add_argument("--real", action="store_true",
+                      help="SmolLM2-135M-Instruct with LoRA experts on BIG-bench tasks (the real zoo, built "
+                           "once); ends by exporting a front member and reloading it with transformers")
+    demo.add_argument("--limit", type=_positive, help="test examples scored per task and trial")
     demo.add_argument("--seed", type=int, default=0)
     accept_changed(demo)
 

@@ -236,6 +236,9 @@ class ObjectiveSpec(_Strict):
     normalize: list[Literal["strip", "lower", "punctuation", "whitespace"]] | None = None
     # Settings of a user's own objective kind, passed to its builder as given.
     options: dict[str, Any] = Field(default_factory=dict)
+    # Scored and stored every trial, but not searched on: the proposer, the
+    # front and the hypervolume never see it (a held-out task's side effects).
+    report_only: bool = False
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ObjectiveSpec:
@@ -441,6 +444,14 @@ class CampaignConfig(_Strict):
                     f"reference_point names unknown objectives {sorted(unknown)}; "
                     f"objectives are {objective_names}"
                 )
+        if all(o.report_only for o in self.objectives):
+            raise ValueError("every objective is report_only; at least one must be searched on")
+        reported = {o.resolved_name for o in self.objectives if o.report_only}
+        if self.reference_point is not None and reported & set(self.reference_point):
+            raise ValueError(
+                f"reference_point names report_only objectives {sorted(reported & set(self.reference_point))}; "
+                "only searched objectives have a reference point"
+            )
         if self.budget.initial > self.budget.trials:
             raise ValueError(
                 f"budget.initial ({self.budget.initial}) exceeds budget.trials ({self.budget.trials})"
@@ -460,7 +471,18 @@ class CampaignConfig(_Strict):
 
     @property
     def objective_names(self) -> tuple[str, ...]:
+        """Every objective scored each trial, searched and report-only, in config order."""
         return tuple(o.resolved_name for o in self.objectives)
+
+    @property
+    def searched_objectives(self) -> tuple[ObjectiveSpec, ...]:
+        """The objectives the search optimises (not ``report_only``)."""
+        return tuple(o for o in self.objectives if not o.report_only)
+
+    @property
+    def reported_objectives(self) -> tuple[ObjectiveSpec, ...]:
+        """The ``report_only`` objectives: scored and stored, never searched on."""
+        return tuple(o for o in self.objectives if o.report_only)
 
     def to_yaml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -42,6 +42,8 @@ def front_table(campaign: Campaign, front: pd.DataFrame | None = None, all_fidel
         table[name] = rows[name].map(lambda v: f"{float(v):.3f}")
     if campaign.config.fidelity is not None or all_fidelities:
         table["fidelity"] = rows["fidelity"].map(lambda v: f"{float(v):.2f}")
+    for name in campaign.reported_names:  # scored, not searched on: shown, marked
+        table[f"{name} (reported)"] = rows[name].map(lambda v: f"{float(v):.3f}")
     footer = "parameters of each member: mmmo front PATH --json"
     for kind, header in (("weight", "weights"), ("density", "densities")):
         columns = [f"{kind}[all][{source}]" for source in sources]
@@ -83,6 +85,7 @@ def front_records(campaign: Campaign, all_fidelities: bool = False) -> list[dict
             "params": {p: float(row[p]) for p in parameters if row[p] == row[p] and row[p] is not None},
             "objectives": {o: float(row[o]) for o in campaign.objective_names},
             "fidelity": float(row["fidelity"]),
+            "reported": {o: float(row[o]) for o in campaign.reported_names},
         })
     return records
 

@@ -456,3 +456,50 @@ def test_per_layer_campaign_searches_the_method_as_a_category(micro, tmp_path):
         records = [r for r in reopened._store.trials() if r.proposer == "qlognehvi"]
     assert all(r.x[0] in (0.25, 0.75) for r in records)
     assert "weight[layer3.mlp][b]" in trials.columns and "density[all][a]" in trials.columns
+
+
+def test_report_only_objectives_are_stored_and_shown_but_never_searched_on(micro, tmp_path, monkeypatch):
+    from mmmo.search.proposers import QLogNEHVIProposer
+
+    real_propose = QLogNEHVIProposer.propose
+    seen_Y = []
+
+    def spy(self, X, Y, *args, **kwargs):
+        seen_Y.append(Y.shape[-1])
+        return real_propose(self, X, Y, *args, **kwargs)
+
+    monkeypatch.setattr(QLogNEHVIProposer, "propose", spy)
+    # t1 again, minimised: searched on, it would trade off against t1 and put every trial on the front.
+    mirror = {"kind": "answer_loglik", "data": str(micro / "t1.jsonl"), "name": "t1_low", "direction": "minimize",
+              "report_only": True}
+    objectives = config_for(micro)["objectives"] + [mirror]
+    budget = {"trials": 4, "initial": 2, "batch_size": 2}
+    with Campaign.create(tmp_path / "c.sqlite", config_for(micro, objectives=objectives, budget=budget)) as campaign:
+        with mock_optimize_context_manager():
+            campaign.run()
+        assert campaign.objective_names == ("t1", "t2") and campaign.reported_names == ("t1_low",)
+        assert campaign.directions == ("maximize", "maximize")
+        trials = campaign.trials()
+        front = campaign.front()
+        ref_point = campaign.reference_point()
+        history = campaign.hypervolume_history()
+
+    assert seen_Y and set(seen_Y) == {2}
+    assert len(ref_point) == 2
+    assert (trials["status"] == "complete").all()
+    assert trials["t1_low"].notna().all() and torch.allclose(
+        torch.tensor(trials["t1_low"].to_numpy()), torch.tensor(trials["t1"].to_numpy()))
+    assert "t1_low" in front.columns
+    Y = torch.tensor(trials[["t1", "t2"]].to_numpy(dtype=float))
+    assert sorted(front["trial_id"]) == sorted(trials["trial_id"][pareto_mask(Y).numpy()])
+    assert hypervolume(Y, ref_point) == pytest.approx(history["hypervolume"].iloc[-1])
+
+
+def test_an_all_report_only_config_is_refused(micro, tmp_path):
+    objectives = [{**o, "report_only": True} for o in config_for(micro)["objectives"]]
+    with pytest.raises(ConfigError, match="at least one must be searched on"):
+        Campaign.create(tmp_path / "c.sqlite", config_for(micro, objectives=objectives))
+    objectives[0]["report_only"] = False
+    with pytest.raises(ConfigError, match="reference_point names report_only objectives"):
+        Campaign.create(tmp_path / "d.sqlite", config_for(micro, objectives=objectives, reference_point={"t2": 0.0}))
+    assert not (tmp_path / "c.sqlite").exists()

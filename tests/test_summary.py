@@ -16,6 +16,7 @@ class FakeCampaign:
     """What the summaries read of a campaign, over a hand-made trials table."""
 
     objective_names = ("math_em", "size")
+    reported_names = ()
     directions = ("maximize", "minimize")
     config = SimpleNamespace(name="t", model_names=SOURCES, budget=SimpleNamespace(trials=5),
                              space=SimpleNamespace(methods=("dare_ties",)), fidelity=None)

@@ -191,3 +191,15 @@ def test_per_layer_space_and_the_model_level_method_spend_the_budget(tiny_zoo, t
     # The model-level method searches the dare_ties space (a weight and a density per expert) on the same models.
     assert dims == {"mmmo-saas": 24, "mmmo-model-qlognehvi": 6, "optuna-tpe": 24}
     assert all(len(r["X"]) == BUDGET for r in saved["runs"])
+
+
+def test_only_seeds_summarises_the_chosen_seeds_alone(search_efficiency, tmp_path: Path) -> None:
+    both = _runs_file(tmp_path / "both.json", "sobol", seeds=(0, 1))
+    one = _runs_file(tmp_path / "one.json", "ax", seeds=(0,))
+    result = search_efficiency.main(["--from-runs", str(both), str(one), "--only-seeds", "0",
+                                     "--out", str(tmp_path / "out")])
+    assert {name: figures["hv_at_budget_std"] for name, figures in result["methods"].items()} == {"sobol": 0.0, "ax": 0.0}
+    saved = json.loads((tmp_path / "out" / "search_efficiency_runs.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in saved["runs"]) == [("ax", 0), ("sobol", 0)]
+    with pytest.raises(SystemExit, match="no run of these seeds"):
+        search_efficiency.main(["--from-runs", str(one), "--only-seeds", "5", "--out", str(tmp_path / "none")])

@@ -21,6 +21,7 @@ def test_reduced_real_zoo_searches_exports_and_reloads(tmp_path):
 
     from mmmo.campaign import Campaign
     from mmmo.config import parse_config
+    from mmmo.reload_check import check_reload
 
     zoo = build_real_zoo(RealZooConfig.reduced())
     assert zoo.expert_tasks == ("arithmetic.2_digit_addition", "arithmetic.2_digit_subtraction")
@@ -50,6 +51,10 @@ def test_reduced_real_zoo_searches_exports_and_reloads(tmp_path):
         assert len(searched) == 3 and (searched["status"] == "complete").all()
         member = int(campaign.front()["trial_id"].iloc[0])
         out = campaign.export(member, tmp_path / "export")
+        # transformers reloads the export, and it scores as the campaign measured it.
+        check = check_reload(campaign, member, out)
+        assert check.matches, check.text()
+        assert check.model_class == "LlamaForCausalLM"
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16)
     tokenizer = AutoTokenizer.from_pretrained(out)
     ids = tokenizer("Q: What is 12 plus 30?\nA:", return_tensors="pt").input_ids
