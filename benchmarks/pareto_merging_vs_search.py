@@ -60,6 +60,15 @@ def spearman_following(
     return out
 
 
+def training_options(steps: int, batch_size: int | None, learning_rate: float | None) -> dict:
+    """The ``training:`` section: ``steps``, and batch size and learning rate where given (else the config's)."""
+    return (
+        {"steps": steps}
+        | ({"batch_size": batch_size} if batch_size is not None else {})
+        | ({"learning_rate": learning_rate} if learning_rate is not None else {})
+    )
+
+
 def mean(values) -> float:
     """Mean over the tasks where the correlation is defined (scores not all equal)."""
     finite = [v for v in values if not math.isnan(v)]
@@ -93,6 +102,8 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=None,
                         help="training examples per task (default: Pareto Merging's own)")
     parser.add_argument("--batch-size", type=int, default=None, help="Pareto Merging training batch size")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Pareto Merging learning rate (default: the training config's)")
     parser.add_argument("--search-db", type=Path, default=None,
                         help="an existing search campaign on the same models and objectives (not run again)")
     args = parser.parse_args()
@@ -151,7 +162,7 @@ def main() -> None:
                       | ({"limit": args.train_limit} if args.train_limit else {}) for t in tasks],
             "objectives": objectives,
             "start": {"method": "task_arithmetic", "weight": 1.0},
-            "training": {"steps": args.steps} | ({"batch_size": args.batch_size} if args.batch_size else {}),
+            "training": training_options(args.steps, args.batch_size, args.learning_rate),
             "grid": {"steps": args.grid_steps},
             "seed": args.seed,
             "device": "cpu",
