@@ -20,13 +20,8 @@ LETTERS = "abcdefgh"
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
 
 
-def make_char_tokenizer() -> PreTrainedTokenizerFast:
-    vocab = {token: i for i, token in enumerate(SPECIALS)}
-    for char in LETTERS + "=: ":
-        vocab[char] = len(vocab)
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    core.decoder = decoders.Fuse()
+def _fast_tokenizer(core: Tokenizer) -> PreTrainedTokenizerFast:
+    """``core`` with a BOS prefix and the special tokens of ``SPECIALS``, padding on the left."""
     core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
@@ -37,6 +32,16 @@ def make_char_tokenizer() -> PreTrainedTokenizerFast:
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
+
+
+def make_char_tokenizer() -> PreTrainedTokenizerFast:
+    vocab = {token: i for i, token in enumerate(SPECIALS)}
+    for char in LETTERS + "=: ":
+        vocab[char] = len(vocab)
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return _fast_tokenizer(core)
 
 
 def copy_examples(count: int, seed: int) -> list[dict[str, str]]:
@@ -120,16 +125,7 @@ def make_bpe_tokenizer() -> PreTrainedTokenizerFast:
     merges = [("\n", "\n")] + [(token[0], "\n") for token in BPE_MERGED]
     core = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>"))
     core.decoder = decoders.Fuse()
-    core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        padding_side="left",
-        clean_up_tokenization_spaces=False,
-    )
+    return _fast_tokenizer(core)
 
 
 def make_newline_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
