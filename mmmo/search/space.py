@@ -46,6 +46,16 @@ __all__ = ["SearchSpace", "density_methods"]
 
 FIXED_VALUES = {"weight": 1.0, "density": 1.0}
 
+#: Task-vector methods that merge a plan of density 1 whose weights are all 0
+#: but at most one 1 to exactly ``base + delta`` of that source (or the base):
+#: nothing is dropped or trimmed at density 1, a lone voter elects its own
+#: signs, zero-weight sources neither vote nor count in a normalising divisor,
+#: and a divisor of one weight 1 is 1. So the base and each source on its own
+#: are points of any space over these methods (with ``lambda`` 1), and a
+#: campaign's reference trials can tell the surrogate where they are.
+#: ``tests/search/test_space_merge.py`` merges both forms and compares them.
+SINGLE_SOURCE_EXACT = frozenset({"task_arithmetic", "ties", "dare_ties", "dare_linear"})
+
 
 class SearchSpace:
     """The unit cube ``[0, 1]^d`` mapped onto merge plans.
@@ -291,11 +301,35 @@ class SearchSpace:
                         )
 
     def try_encode(self, plan: MergePlan) -> Tensor | None:
-        """:meth:`encode`, or ``None`` when the plan is not a point of this space."""
-        try:
-            return self.encode(plan)
-        except ConfigError:
+        """:meth:`encode`, or ``None`` when the plan is not a point of this space.
+
+        A plan of another method that merges to exactly the same weights as a
+        point of this space (the base, or one source alone: see
+        :data:`SINGLE_SOURCE_EXACT`) is encoded as that point.
+        """
+        for candidate in (plan, self._single_source_equivalent(plan)):
+            if candidate is None:
+                continue
+            try:
+                return self.encode(candidate)
+            except ConfigError:
+                continue
+        return None
+
+    def _single_source_equivalent(self, plan: MergePlan) -> MergePlan | None:
+        """The same merge as a plan of this space's method, when :data:`SINGLE_SOURCE_EXACT` allows it."""
+        if plan.method not in SINGLE_SOURCE_EXACT or plan.grouping.kind != "model":
             return None
+        if float(plan.options.get("lambda", 1.0)) != 1.0 or float(self.space.options.get("lambda", 1.0)) != 1.0:
+            return None
+        params = plan.params["all"]
+        weights = [p.weight for p in params]
+        if any(p.density != 1.0 for p in params) or any(w not in (0.0, 1.0) for w in weights) or sum(weights) > 1:
+            return None
+        method = next((m for m in self.methods if m in SINGLE_SOURCE_EXACT), None)
+        if method is None or method == plan.method:
+            return None
+        return MergePlan.uniform(method, plan.sources, weights, 1.0, options=dict(self.space.options), seed=plan.seed)
 
 
 def density_methods() -> list[str]:

@@ -54,3 +54,31 @@ def test_mergekit_config_of_a_per_layer_plan_gives_each_tensor_its_layers_weight
     config = mergekit_config(plan, tmp_path / "base", {"a": tmp_path / "a", "b": tmp_path / "b"}, layout=layout)
     weights = config["models"][0]["parameters"]["weight"]
     assert isinstance(weights, list) and len({entry["value"] for entry in weights}) > 2
+
+
+@pytest.mark.parametrize("preset", ["dare_ties", "ties", "dare_ties_layers", "ties_layers_module", "task_arithmetic"])
+def test_reference_trials_are_encoded_where_they_merge_to_the_same_weights(merger, preset):
+    from mmmo.references import reference_trials
+
+    space = SearchSpace(load_space(preset), merger.pool.names, layout=merger.pool.layout)
+    anchors = [r for r in reference_trials(merger.pool.names) if r.kind in ("base", "source")]
+    for reference in anchors:
+        x = space.try_encode(reference.plan)
+        assert x is not None, reference.label
+        merger.apply(reference.plan)
+        expected = {name: p.detach().clone() for name, p in merger.model.named_parameters()}
+        got = merged_state(merger, space, x)
+        assert all(torch.equal(expected[name], got[name]) for name in expected), reference.label
+
+
+def test_a_plan_with_two_sources_or_partial_density_is_not_taken_for_another_method(merger):
+    from mmmo.plan import MergePlan
+
+    space = SearchSpace(load_space("dare_ties"), merger.pool.names, layout=merger.pool.layout)
+    names = merger.pool.names
+    # Two voters: TIES' sign election would change the merge, so no equivalent point.
+    assert space.try_encode(MergePlan.uniform("task_arithmetic", names, [1.0, 1.0], 1.0)) is None
+    assert space.try_encode(MergePlan.uniform("task_arithmetic", names, [0.5, 0.0], 1.0)) is None
+    assert space.try_encode(MergePlan.uniform("linear", names, [1.0, 0.0], 1.0)) is None
+    scaled = MergePlan.uniform("task_arithmetic", names, [1.0, 0.0], 1.0, options={"lambda": 0.5})
+    assert space.try_encode(scaled) is None
