@@ -72,6 +72,7 @@ from common import (  # noqa: E402
 )
 from peers import (  # noqa: E402
     EvaluationBudget,
+    FreeTrials,
     run_ax,
     run_cmaes,
     run_mmmo,
@@ -107,7 +108,7 @@ SMOKE_ACQUISITION = {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16}
 def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: int, seed: int,
                ref_point: np.ndarray, smoke: bool = False, mmmo_options: dict | None = None,
                mmmo_batch: int = 1, model_dim: int | None = None) -> None:
-    """Spend ``f``'s budget with method ``name``.
+    """Spend ``f``'s budget with method ``name``, starting from ``f.free`` where the method can.
 
     ``smoke``: cheap acquisition optimisation. ``mmmo_options``: constructor
     options of mmmo's model-based proposers (over the smoke settings).
@@ -118,11 +119,13 @@ def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: i
     acquisition = SMOKE_ACQUISITION if smoke else {}
     if name == MODEL_LEVEL:
         options = {**acquisition, **(mmmo_options or {})}
-        run_mmmo(f, "qlognehvi", model_dim, m, initial, seed, ref_point, batch_size=mmmo_batch, **options)
+        run_mmmo(f, "qlognehvi", model_dim, m, initial, seed, ref_point, batch_size=mmmo_batch,
+                 examples=problem.limit, **options)
     elif name.startswith("mmmo-") or name in ("sobol", "random"):
         options = {**acquisition, **(mmmo_options or {})}
         batch = mmmo_batch if name.startswith("mmmo-") else 1
-        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, batch_size=batch, **options)
+        run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, batch_size=batch,
+                 categorical=problem.space.categorical, examples=problem.limit, **options)
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):
@@ -139,13 +142,22 @@ def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: i
         raise ValueError(f"--methods: unknown method {name!r}; expected some of {list(METHODS)}")
 
 
-def hv_curve(Y: np.ndarray, ref_point: torch.Tensor, reference_hv: float, budget: int) -> np.ndarray:
-    """Hypervolume fraction after each evaluation (``budget``; a run that stopped early keeps its last value)."""
+def hv_curve(Y: np.ndarray, ref_point: torch.Tensor, reference_hv: float, budget: int,
+             free: np.ndarray | None = None) -> np.ndarray:
+    """Hypervolume fraction after each evaluation (``budget``; a run that stopped early keeps its last value).
+
+    ``free``: the scores of the free reference trials (``k x m``), on every
+    method's front from the start, as on a campaign's.
+    """
     from mmmo.search.pareto import hypervolume_history
 
+    free = np.zeros((0, len(ref_point))) if free is None else np.asarray(free, dtype=float).reshape(-1, len(ref_point))
+    Y = np.asarray(Y, dtype=float).reshape(-1, len(ref_point))
+    both = np.concatenate([free, Y])
     curve = np.zeros(budget)
-    if len(Y):
-        history = hypervolume_history(torch.tensor(Y, dtype=torch.float64), ref_point).numpy() / reference_hv
+    if len(both):
+        history = hypervolume_history(torch.tensor(both, dtype=torch.float64), ref_point).numpy() / reference_hv
+        history = history[len(free):] if len(Y) else history[-1:]
         curve[: len(history)] = history
         curve[len(history) :] = history[-1]
     return curve
@@ -157,16 +169,18 @@ def evals_to(curve: np.ndarray, fraction: float) -> int | None:
     return int(reached[0]) + 1 if len(reached) else None
 
 
-def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int) -> tuple[float, dict[str, dict]]:
-    """Reference hypervolume and, per method, the figures over its seeds."""
+def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int,
+              free: np.ndarray | None = None) -> tuple[float, dict[str, dict]]:
+    """Reference hypervolume and, per method, the figures over its seeds (``free``: the free trials' scores)."""
     from mmmo.search.pareto import hypervolume
 
-    every_point = np.concatenate([np.asarray(r["Y"], dtype=float).reshape(-1, len(ref_point)) for r in runs])
+    free = np.zeros((0, len(ref_point))) if free is None else np.asarray(free, dtype=float).reshape(-1, len(ref_point))
+    every_point = np.concatenate([free] + [np.asarray(r["Y"], dtype=float).reshape(-1, len(ref_point)) for r in runs])
     reference_hv = hypervolume(torch.tensor(every_point), ref_point)
     summary: dict[str, dict] = {}
     for name in dict.fromkeys(r["method"] for r in runs):
         mine = [r for r in runs if r["method"] == name]
-        curves = np.stack([hv_curve(np.asarray(r["Y"]), ref_point, reference_hv, budget) for r in mine])
+        curves = np.stack([hv_curve(np.asarray(r["Y"]), ref_point, reference_hv, budget, free) for r in mine])
         at_budget = curves[:, -1]
         figures = {
             "hv_at_budget": float(at_budget.mean()),
@@ -286,6 +300,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=None,
                         help="a campaign config (YAML): its models, space and objectives are the problem, "
                              "instead of --zoo's demo campaign (report_only objectives are not searched on)")
+    parser.add_argument("--cold", action="store_true",
+                        help="every method starts from nothing: no free reference trials (the base, sources and "
+                             "recipes a campaign scores before its search) in its history or on its front")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
@@ -345,8 +362,12 @@ def main(argv: list[str] | None = None) -> dict:
         model_space = SearchSpace(load_space(args.model_space), problem.merger.pool.names,
                                   layout=problem.merger.pool.layout)
     setup_seconds = time.perf_counter() - start
-    # What a campaign evaluates before its search: the base and the experts.
+    # What a campaign evaluates before its search: the base, the experts and the recipes.
     anchors = {name: problem.evaluate_expert(name).values for name in ("base", *problem.sources)}
+    free = {None: None, MODEL_LEVEL: None} if args.cold else {
+        None: free_trials(problem, problem.space),
+        MODEL_LEVEL: None if model_space is None else free_trials(problem, model_space),
+    }
     campaign_ref = infer_ref_point(torch.tensor(list(anchors.values()), dtype=torch.float64)).numpy()
     print(f"problem {problem.name}, tasks {list(problem.tasks)}, {problem.limit} examples each, "
           f"d={problem.dim}; setup {setup_seconds:.1f}s", file=sys.stderr)
@@ -359,7 +380,8 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
             evaluate = problem.in_space(model_space) if method == MODEL_LEVEL else problem
-            f = EvaluationBudget(evaluate, problem_key, args.budget)
+            f = EvaluationBudget(evaluate, problem_key, args.budget,
+                                 free=free[MODEL_LEVEL if method == MODEL_LEVEL else None])
             begin = time.perf_counter()
             try:
                 run_method(method, f, problem, args.initial, seed, campaign_ref, smoke=args.smoke,
@@ -380,9 +402,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({wall - f.trace.seconds_wall_eval:.1f}s proposing), {problem.computed} merges computed so far",
                   file=sys.stderr)
             # Written after every run, so an interrupted benchmark keeps what it finished.
-            partial = {"zoo": args.zoo, "space": problem.space_name, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
-                       "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
-                       "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
+            partial = problem_settings(args, problem, free[None], start)
             (args.out / "search_efficiency_runs.json").write_text(json.dumps(json_ready(
                 {"settings": partial, "args": {k: str(v) for k, v in vars(args).items()}, "anchors": anchors,
                  "campaign_ref_point": campaign_ref.tolist(), "runs": runs, "failures": failures}
@@ -390,10 +410,43 @@ def main(argv: list[str] | None = None) -> dict:
     if not runs:
         raise SystemExit(f"every run failed: {failures}")
 
-    settings = {"zoo": args.zoo, "space": problem.space_name, "seeds": args.seeds, "budget": args.budget, "initial": args.initial,
-                "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
-                "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start}
-    return report(args, runs, failures, anchors, campaign_ref.tolist(), settings)
+    return report(args, runs, failures, anchors, campaign_ref.tolist(), problem_settings(args, problem, free[None], start))
+
+
+def problem_settings(args: argparse.Namespace, problem: MergeProblem, free: FreeTrials | None, start: float) -> dict:
+    """What the runs file says of the problem and the run (compared by ``--from-runs``)."""
+    return {
+        "zoo": args.zoo, "space": problem.space_name, "seeds": args.seeds, "budget": args.budget,
+        "initial": args.initial, "limit": problem.limit, "tasks": list(problem.tasks), "dim": problem.dim,
+        "warm": free is not None,
+        "free": None if free is None else {"labels": list(free.labels), "X": list(free.X), "Y": list(free.Y)},
+        "merges_computed": problem.computed, "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def free_trials(problem: MergeProblem, space) -> FreeTrials:
+    """The campaign's reference trials (base, each source, the recipes), scored once, placed in ``space``.
+
+    Base and sources are scored unmerged, as a campaign stores them; a trial
+    is a point of the space where :meth:`~mmmo.search.space.SearchSpace.try_encode`
+    finds one (the recipe of the space's own method, and the base and each
+    source alone in a task-vector space).
+    """
+    from mmmo.references import reference_trials
+
+    labels, X, Y = [], [], []
+    for reference in reference_trials(problem.sources):
+        if reference.kind == "base":
+            scores = problem.evaluate_expert("base")
+        elif reference.kind == "source":
+            scores = problem.evaluate_expert(reference.source)
+        else:
+            scores = problem.evaluate_plan(reference.plan)
+        x = space.try_encode(reference.plan)
+        labels.append(reference.label)
+        X.append(None if x is None else tuple(x.tolist()))
+        Y.append(tuple(scores.values))
+    return FreeTrials(tuple(labels), tuple(X), tuple(Y))
 
 
 def load_runs(paths: list[Path], args: argparse.Namespace) -> tuple[list, dict, dict, list, dict]:
@@ -419,8 +472,10 @@ def load_runs(paths: list[Path], args: argparse.Namespace) -> tuple[list, dict, 
         if first is None:
             first, settings = saved, dict(these)
         else:
-            problem = ("zoo", "space", "limit", "budget", "initial", "tasks", "dim")
-            if any(these.get(k) != settings.get(k) for k in problem) or saved["anchors"] != first["anchors"]:
+            problem = ("zoo", "space", "limit", "budget", "initial", "tasks", "dim", "warm")
+            # Files written before warm starts are cold runs.
+            if any(these.get(k, False if k == "warm" else None) != settings.get(k, False if k == "warm" else None)
+                   for k in problem) or saved["anchors"] != first["anchors"]:
                 raise SystemExit(f"--from-runs: {path} is a run of another problem than {paths[0]}: "
                                  + ", ".join(f"{k} {these.get(k)!r} vs {settings.get(k)!r}" for k in problem))
             settings["merges_computed"] += these["merges_computed"]
@@ -441,10 +496,11 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
 
     # One reference point for every method: the campaign's rule (worst score minus 10% of the range)
     # applied to every point any run evaluated and the base and experts.
-    every = [y for r in runs for y in r["Y"]] + list(anchors.values())
+    every = [y for r in runs for y in r["Y"]] + list(anchors.values()) + list((settings.get("free") or {}).get("Y", []))
     ref_point = infer_ref_point(torch.tensor(every, dtype=torch.float64))  # m
     budget = settings["budget"]
-    reference_hv, summary = summarise(runs, ref_point, budget)
+    free = (settings.get("free") or {}).get("Y")
+    reference_hv, summary = summarise(runs, ref_point, budget, free)
     seeds = sorted({r["seed"] for r in runs})
     text = (
         f"Search efficiency on the {settings['zoo']} zoo ({', '.join(settings['tasks'])}; {settings['limit']} test "

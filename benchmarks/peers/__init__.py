@@ -6,7 +6,7 @@ evaluated stays in ``budget.trace``. Peers live here, never in :mod:`mmmo`.
 """
 
 from peers.ax_client import run_ax
-from peers.budget import BudgetExhausted, EvaluationBudget, Trace, finite_or_worst
+from peers.budget import BudgetExhausted, EvaluationBudget, FreeTrials, Trace, finite_or_worst
 from peers.cmaes import run_cmaes
 from peers.mmmo_paper import MMMO_PAPER_BATCH, MMMO_PAPER_INITIAL, run_mmmo_paper
 from peers.mmmo_search import run_mmmo
@@ -18,6 +18,7 @@ __all__ = [
     "MMMO_PAPER_INITIAL",
     "BudgetExhausted",
     "EvaluationBudget",
+    "FreeTrials",
     "Trace",
     "finite_or_worst",
     "run_ax",

@@ -5,6 +5,11 @@ unit-cube point. The first call at a point (rounded as the shared cache rounds
 it) is charged one evaluation; a method that comes back to a point it already
 paid for gets the same scores for free. Once ``budget`` points are charged the
 next new point raises :class:`BudgetExhausted`, which ends the method's run.
+
+:class:`FreeTrials` are what a campaign knows before its search: the base,
+each source and the standard recipes, scored once. The ones that are points
+of the space are known to the budget from the start, so a method that
+evaluates one of them pays nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BudgetExhausted", "EvaluationBudget", "Trace", "finite_or_worst"]
+__all__ = ["BudgetExhausted", "EvaluationBudget", "FreeTrials", "Trace", "finite_or_worst"]
 
 
 class BudgetExhausted(Exception):
@@ -41,6 +46,33 @@ class Trace:
     seconds_wall_eval: float = 0.0
 
 
+@dataclass(frozen=True)
+class FreeTrials:
+    """The reference trials a campaign scores before its search, charged to no method.
+
+    Attributes:
+        labels: ``base``, each source's name, ``recipe:...`` (:func:`mmmo.references.reference_trials`).
+        X: Each trial's unit-cube point (``d``), ``None`` where it is not a point of the space.
+        Y: Each trial's ``m`` scores (larger is better; ``nan`` where an objective failed).
+    """
+
+    labels: tuple[str, ...]
+    X: tuple[tuple[float, ...] | None, ...]
+    Y: tuple[tuple[float, ...], ...]
+
+    def in_space(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The trials that are points of the space: ``k x dim`` points and their ``k x m`` scores."""
+        rows = [i for i, x in enumerate(self.X) if x is not None]
+        X = np.asarray([self.X[i] for i in rows], dtype=float).reshape(len(rows), dim)
+        Y = np.asarray([self.Y[i] for i in rows], dtype=float).reshape(len(rows), -1)
+        return X, Y
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Every trial's scores (``k x m``), in or out of the space: part of every method's front."""
+        return np.asarray(self.Y, dtype=float)
+
+
 class EvaluationBudget:
     """``budget`` charged evaluations of ``evaluate`` (a point ``d`` -> an :class:`Evaluation`).
 
@@ -49,12 +81,16 @@ class EvaluationBudget:
     """
 
     def __init__(self, evaluate: Callable, key: Callable[[Sequence[float]], str], budget: int,
-                 max_repeats: int = 20) -> None:
+                 max_repeats: int = 20, free: FreeTrials | None = None) -> None:
         self.evaluate = evaluate
         self.key = key
         self.budget = budget
+        self.free = free
         self.trace = Trace()
         self._seen: dict[str, np.ndarray] = {}
+        for x, y in zip(free.X if free is not None else (), free.Y if free is not None else ()):
+            if x is not None:
+                self._seen[key(np.clip(np.asarray(x, dtype=float), 0.0, 1.0))] = np.asarray(y, dtype=float)
         self._calls = 0
         self._max_calls = max_repeats * budget
 

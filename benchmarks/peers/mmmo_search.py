@@ -1,23 +1,49 @@
 """mmmo's own proposers, called as a :class:`~mmmo.campaign.Campaign` calls them.
 
-Settings are the campaign's (``Campaign._propose``): the Sobol design of the
-campaign seed for the first ``initial`` points, then one proposer instance
-(its GP hyperparameter cache lives across calls) asked for batches of
-``batch_size`` (the demo's 1) with the full history, nothing pending, and the
-campaign's reference point (inferred from the base and expert scores, which a
-campaign evaluates once before its search; here they are evaluated once for
-all methods and charged to none). The campaign's reference trials are not put
-into the history, so every method sees exactly the points it paid for.
+Settings are the campaign's (``Campaign._proposal_inputs``): the free
+reference trials that are points of the space (``f.free``) in the history
+from the start; the initial design (:class:`~mmmo.search.design.InitialDesign`:
+the centre, then Sobol points of the campaign seed) for the first
+:func:`~mmmo.search.design.design_size` evaluations; then one proposer
+instance (its GP hyperparameter cache lives across calls) asked for batches
+of ``batch_size`` (the demo's 1) with the full history, nothing pending, each
+score's binomial variance as observation noise, and the campaign's reference
+point (inferred from the base and expert scores). Every method sees exactly
+the points it paid for and the free ones.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 
 from peers.budget import BudgetExhausted, EvaluationBudget
 
-__all__ = ["run_mmmo"]
+__all__ = ["binomial_variance", "run_mmmo"]
+
+
+def binomial_variance(Y: torch.Tensor, n: int | None) -> torch.Tensor | None:
+    """Each accuracy's observation variance over ``n`` examples, as a campaign gets it from its objectives.
+
+    The objectives report the sample standard error of their 0/1 scores
+    (:func:`~mmmo.objectives.stats.mean_and_stderr`); its square is
+    ``p (1 - p) / (n - 1)``, and :func:`~mmmo.search.noise.observation_variance`
+    turns an all-equal sample into its Agresti-Coull variance. ``None`` when
+    ``n`` is unknown (no noise given, as for a user's callable).
+    """
+    from mmmo.objectives.base import Measurement
+    from mmmo.search.noise import observation_variance
+
+    if n is None or n < 2:
+        return None
+    out = torch.full_like(Y, math.nan)
+    for index, p in np.ndenumerate(Y.numpy()):
+        if math.isfinite(p):
+            stderr = math.sqrt(max(p * (1.0 - p), 0.0) / (n - 1))
+            out[index] = observation_variance(Measurement(value=float(p), stderr=stderr, n=n))
+    return out
 
 
 def run_mmmo(
@@ -29,26 +55,47 @@ def run_mmmo(
     seed: int,
     ref_point: np.ndarray | None,
     batch_size: int = 1,
+    categorical: dict[int, tuple[float, ...]] | None = None,
+    examples: int | None = None,
+    design: str = "centre",
+    count_free: bool = True,
+    noise: bool = True,
     **options,
 ) -> None:
     """Spend ``f``'s budget with mmmo's ``proposer_name`` (``qlognehvi``, ``qlognparego``, ``sobol``, ``random``).
 
-    ``options`` go to the model-based proposer (e.g. ``num_restarts``); none by default, as in a campaign.
+    ``examples``: test examples per objective (each score's noise). ``design``
+    (``centre``: the campaign's; ``sobol``: Sobol points only), ``count_free``
+    (free points count toward the initial design) and ``noise`` are the
+    campaign's choices, switchable to measure what each is worth. ``options``
+    go to the model-based proposer (e.g. ``num_restarts``); none by default, as
+    in a campaign.
     """
+    from mmmo.search.design import InitialDesign, design_size
     from mmmo.search.proposers import make_proposer
+    from mmmo.search.proposers.base import accepts_noise
 
-    design = make_proposer("sobol" if proposer_name != "random" else "random", seed=seed)
-    proposer = make_proposer(proposer_name, seed=seed, **(options if proposer_name not in ("sobol", "random") else {}))
+    searches = proposer_name not in ("sobol", "random")
+    if searches:
+        opener = InitialDesign(seed=seed, categorical=categorical) if design == "centre" else make_proposer("sobol", seed=seed)
+    else:
+        opener = make_proposer(proposer_name, seed=seed)
+    proposer = make_proposer(proposer_name, seed=seed, categorical=categorical, **(options if searches else {}))
     ref = None if ref_point is None else torch.as_tensor(ref_point, dtype=torch.float64)
+    free_X, free_Y = f.free.in_space(dim) if f.free is not None else (np.zeros((0, dim)), np.zeros((0, num_objectives)))
+    n_design = design_size(initial, len(free_X)) if count_free and searches else initial
     try:
         while f.remaining > 0:
-            X = torch.tensor(f.trace.X, dtype=torch.float64).reshape(-1, dim)
-            Y = torch.tensor(f.trace.Y, dtype=torch.float64).reshape(X.shape[0], num_objectives)
+            X = torch.tensor(np.concatenate([free_X, np.asarray(f.trace.X).reshape(-1, dim)]), dtype=torch.float64)
+            Y = torch.tensor(np.concatenate([free_Y, np.asarray(f.trace.Y).reshape(-1, num_objectives)]),
+                             dtype=torch.float64)
             modelled = int(torch.isfinite(Y).all(dim=-1).sum())
-            use_design = f.used < initial or (proposer_name not in ("sobol", "random") and modelled < 2)
-            chosen = design if use_design else proposer
-            n = min(batch_size, f.remaining, initial - f.used) if f.used < initial else min(batch_size, f.remaining)
-            candidates = chosen.propose(X, Y, torch.zeros(0, dim, dtype=torch.float64), n, ref)  # n x d
+            use_design = f.used < n_design or (searches and modelled < 2)
+            chosen = opener if use_design else proposer
+            n = min(batch_size, f.remaining, n_design - f.used) if f.used < n_design else min(batch_size, f.remaining)
+            Yvar = binomial_variance(Y, examples) if noise and not use_design and accepts_noise(chosen) else None
+            extra = {"Yvar": Yvar} if Yvar is not None else {}
+            candidates = chosen.propose(X, Y, torch.zeros(0, dim, dtype=torch.float64), n, ref, **extra)  # n x d
             for x in candidates:
                 f(x.tolist())
     except BudgetExhausted:

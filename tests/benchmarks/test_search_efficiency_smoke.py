@@ -62,9 +62,10 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
         # Every method is charged exactly the budget, each point once.
         assert len(run["X"]) == BUDGET, run["method"]
         assert len({tuple(round(v, 6) for v in x) for x in run["X"]}) == BUDGET, run["method"]
-    # mmmo's methods start from the same Sobol design, so their first points coincide.
-    first = {r["method"]: r["X"][:4] for r in runs}
-    assert first["mmmo-qlognehvi"] == first["sobol"] == first["mmmo-qlognparego"]
+    # mmmo's model-based methods open with the campaign's initial design: the centre first.
+    first = {r["method"]: r["X"][0] for r in runs}
+    assert first["mmmo-qlognehvi"] == first["mmmo-qlognparego"] == [0.5] * len(first["sobol"])
+    assert first["sobol"] != first["mmmo-qlognehvi"]
     assert (tmp_path / "search_efficiency.png").stat().st_size > 0
     table = (tmp_path / "search_efficiency.md").read_text()
     assert all(f"| {name} |" in table for name in METHODS)
@@ -74,10 +75,12 @@ def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(search_efficien
     seen = {}
     monkeypatch.setattr(search_efficiency, "run_mmmo", lambda *args, **options: seen.update(options))
     args = search_efficiency.parse_args(["--mmmo-options", '{"max_baseline": null, "mc_samples": 128}'])
-    problem = type("Problem", (), {"dim": 6, "num_objectives": 3})()
+    space = type("Space", (), {"categorical": {}})()
+    problem = type("Problem", (), {"dim": 6, "num_objectives": 3, "space": space, "limit": 16})()
     search_efficiency.run_method("mmmo-qlognehvi", None, problem, 8, 0, None, smoke=True,
                                  mmmo_options=args.mmmo_options)
-    assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128, "batch_size": 1}
+    assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128, "batch_size": 1,
+                    "categorical": {}, "examples": 16}
 
 
 def _runs_file(path: Path, method: str, seeds, budget: int = 3) -> Path:
@@ -127,10 +130,13 @@ def test_a_later_runs_file_replaces_a_method_and_seed_of_an_earlier_one(search_e
 
 def test_first_seed_and_tag_name_the_stored_runs(search_efficiency, tiny_zoo, tmp_path: Path) -> None:
     search_efficiency.main(["--zoo", "tiny", "--methods", "sobol", "--first-seed", "2", "--seeds", "1", "--budget", "3",
-                            "--initial", "2", "--limit", "4", "--tag", "t", "--no-cache-file", "--out", str(tmp_path)])
-    runs = json.loads((tmp_path / "search_efficiency_runs.json").read_text())["runs"]
+                            "--initial", "2", "--limit", "4", "--tag", "t", "--no-cache-file", "--out", str(tmp_path),
+                            "--cold"])
+    saved = json.loads((tmp_path / "search_efficiency_runs.json").read_text())
+    runs = saved["runs"]
     assert [(r["method"], r["seed"]) for r in runs] == [("sobol[t]", 2)]
-    # Seed 2's design, not seed 0's.
+    assert saved["settings"]["warm"] is False and saved["settings"]["free"] is None
+    # Seed 2's design, not seed 0's, from the start: a cold run has no free point in its history.
     import torch
 
     from mmmo.search.proposers import make_proposer
