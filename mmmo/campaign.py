@@ -56,6 +56,7 @@ from mmmo.results import (
     objective_noise,
     trials_table,
 )
+from mmmo.search.proposers.design import design_size
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, check_dimension, make_proposer
 from mmmo.search.proposers.base import accepts_noise
@@ -68,6 +69,9 @@ from mmmo.trial import TrialRecord, TrialReport, searched_seed
 __all__ = ["Campaign"]
 
 logger = logging.getLogger(__name__)
+
+#: Proposers that model nothing: they need no reference point and no two observations.
+MODEL_FREE = frozenset({"design", "sobol", "random"})
 
 Callback = Callable[[TrialReport], None]
 
@@ -353,18 +357,20 @@ class Campaign:
         """What :meth:`_propose` needs, read here (the store is this thread's alone)."""
         searched = [r for r in records if r.is_searched]
         name = self.config.proposer
-        initial = self.config.budget.initial
+        # References that are points of the space are observations the design need not repeat.
+        placed = sum(1 for r in records if r.is_reference and r.x is not None and r.status != "failed")
+        initial = design_size(self.config.budget.initial, placed)
         if len(searched) < initial:
-            name, n = "sobol", min(n, initial - len(searched))
+            name, n = "design", min(n, initial - len(searched))
         known = [r for r in records if r.x is not None and r.finished]
         X = torch.tensor([r.x for r in known], dtype=torch.float64).reshape(len(known), self.space.dim)
         Y = objective_matrix(known, self.objective_names, self.directions)
         Yvar = objective_noise(known, self.objective_names)
-        if name not in ("sobol", "random") and int(torch.isfinite(Y).all(dim=-1).sum()) < 2:
-            name = "sobol"  # nothing to model yet
+        if name not in MODEL_FREE and int(torch.isfinite(Y).all(dim=-1).sum()) < 2:
+            name = "design"  # nothing to model yet
         active = [r for r in records if r.x is not None and r.status in ("pending", "running")]
         pending = torch.tensor([r.x for r in active], dtype=torch.float64).reshape(len(active), self.space.dim)
-        ref_point = self.reference_point(records) if name not in ("sobol", "random") else None
+        ref_point = self.reference_point(records) if name not in MODEL_FREE else None
         return name, X, Y, pending, n, ref_point, len(records), Yvar
 
     def _propose(
@@ -379,7 +385,7 @@ class Campaign:
             noise = {"Yvar": Yvar} if Yvar is not None and accepts_noise(proposer) else {}
             candidates = proposer.propose(X, Y, pending, n, ref_point, **noise)  # n x d
         except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted must not end a long campaign
-            if name in ("sobol", "random"):
+            if name in MODEL_FREE:
                 raise
             # A GP fit or acquisition optimisation can fail on a history it
             # finds degenerate (a non-PSD covariance, say). The batch then comes

@@ -235,6 +235,7 @@ PROPOSERS: Registry[Any] = Registry(
     "proposer",
     "mmmo.proposers",
     {
+        "design": "mmmo.search.proposers.design:InitialDesign",
         "sobol": "mmmo.search.proposers.sobol:SobolProposer",
         "random": "mmmo.search.proposers.random:RandomProposer",
         "qlognehvi": "mmmo.search.proposers.qlognehvi:QLogNEHVIProposer",

@@ -74,7 +74,11 @@ def test_campaign_end_to_end(micro, tmp_path):
     assert trials["origin"].tolist() == ["reference"] * 7 + ["searched"] * 5
     assert trials["label"].tolist()[:7] == REFERENCES
     searched = trials[trials["proposer"] != "reference"]
-    assert searched["proposer"].tolist() == ["sobol", "sobol", "qlognehvi", "qlognehvi", "qlognehvi"]
+    # The base, both sources and the DARE-TIES recipe are points of the space: four observations,
+    # so of budget.initial = 2 the design keeps one trial, the centre of the space.
+    assert searched["proposer"].tolist() == ["design", "qlognehvi", "qlognehvi", "qlognehvi", "qlognehvi"]
+    assert searched.iloc[0]["weight[all][a]"] == pytest.approx(0.75)
+    assert searched.iloc[0]["density[all][b]"] == pytest.approx(0.55)
     assert (trials["status"] == "complete").all()
     assert searched["method"].eq("dare_ties").all()
     assert searched["weight[all][a]"].between(0.0, 1.5).all() and searched["density[all][b]"].between(0.1, 1.0).all()
@@ -157,10 +161,11 @@ def test_a_proposer_that_raises_gives_one_sobol_batch_and_is_tried_again(micro, 
         with mock_optimize_context_manager(), caplog.at_level("WARNING", logger="mmmo.campaign"):
             campaign.run()
         searched = campaign.trials().query("proposer != 'reference'")
-    # Two initial Sobol points, the failed round's two Sobol points, then qLogNEHVI again.
-    assert searched["proposer"].tolist() == ["sobol"] * 4 + ["qlognehvi"] * 2
+    # The design's centre (base and sources are three observations of the space already),
+    # the failed round's two Sobol points, then qLogNEHVI again.
+    assert searched["proposer"].tolist() == ["design"] + ["sobol"] * 2 + ["qlognehvi"] * 3
     assert (searched["status"] == "complete").all()
-    assert len(calls) == 2
+    assert len(calls) == 3  # the failed round, then batches of 2 and 1
     assert "qlognehvi could not propose a batch (RuntimeError: covariance is not positive definite)" in caplog.text
     # The fallback points continue the design: no point is proposed twice.
     X = torch.tensor([[row[c] for c in searched.columns if c.startswith(("weight[", "density["))]
@@ -234,7 +239,7 @@ def test_run_n_trials_extends_and_record_external(micro, tmp_path):
     assert external["status"] == "failed" and "t2: not measured" in external["error"]
     assert external["proposer"] == "pareto_merging" and external["weight[all][a]"] == 0.5
     assert external["preference"] == [0.3, 0.7] and trials["preference"].drop(trial_id).isna().all()
-    assert list(trials["proposer"]).count("random") + list(trials["proposer"]).count("sobol") == 3
+    assert list(trials["proposer"]).count("random") + list(trials["proposer"]).count("design") == 3
 
 
 def test_killed_campaign_resumes_without_loss_or_duplicates(micro, tmp_path, worker_objectives):
@@ -373,7 +378,7 @@ def test_bfloat16_checkpoints_merge_in_their_own_dtype(micro, tmp_path, space):
     with Campaign.create(tmp_path / "c.sqlite", config) as campaign:  # dtype: auto, the default
         campaign.run()
         trials = campaign.trials()
-        searched = int(trials.query("proposer == 'sobol'")["trial_id"].iloc[0])
+        searched = int(trials.query("proposer == 'design'")["trial_id"].iloc[0])
         out = campaign.export(searched, tmp_path / "export")
     assert (trials["status"] == "complete").all(), trials["error"].dropna().tolist()
     assert {t.dtype for t in load_file(out / "model.safetensors").values()} == {torch.bfloat16}
@@ -450,8 +455,10 @@ def test_per_layer_campaign_searches_the_method_as_a_category(micro, tmp_path):
         with mock_optimize_context_manager():
             campaign.run()
         trials = campaign.trials()
+    # Base and both sources are points of the space (as TIES at density 1): the design is the centre alone.
+    assert trials.query("proposer == 'design'")["method"].tolist() == ["ties"]  # the first of two categories
     modelled = trials[trials["proposer"] == "qlognehvi"]
-    assert len(modelled) == 3 and set(modelled["method"]) <= {"ties", "dare_ties"}
+    assert len(modelled) == 4 and set(modelled["method"]) <= {"ties", "dare_ties"}
     with Campaign.open(tmp_path / "c.sqlite", readonly=True) as reopened:
         records = [r for r in reopened._store.trials() if r.proposer == "qlognehvi"]
     assert all(r.x[0] in (0.25, 0.75) for r in records)

@@ -116,8 +116,9 @@ def _check_campaign(campaign):
     trials = campaign.trials()
     assert set(trials["status"]) == {"complete"}, trials["error"].tolist()
     searched = trials[trials["proposer"] == "plugin_centre"]
-    # The initial design (one point), Sobol again while fewer than two points are known, then the user's proposer.
-    assert trials["proposer"].tolist()[-3:] == ["sobol", "sobol", "plugin_centre"]
+    # The initial design (one point: the plugin method places no reference in the space), the design
+    # again while fewer than two points are known, then the user's proposer.
+    assert trials["proposer"].tolist()[-3:] == ["design", "design", "plugin_centre"]
     assert campaign.directions == ("minimize", "maximize")
     norms = trials["norm"].tolist()
     assert all(n > 0 for n in norms)

@@ -2,9 +2,9 @@
 
 Settings are the campaign's (``Campaign._proposal_inputs``): the free
 reference trials that are points of the space (``f.free``) in the history
-from the start; the initial design (:class:`~mmmo.search.design.InitialDesign`:
+from the start; the initial design (:class:`~mmmo.search.proposers.design.InitialDesign`:
 the centre, then Sobol points of the campaign seed) for the first
-:func:`~mmmo.search.design.design_size` evaluations; then one proposer
+:func:`~mmmo.search.proposers.design.design_size` evaluations; then one proposer
 instance (its GP hyperparameter cache lives across calls) asked for batches
 of ``batch_size`` (the demo's 1) with the full history, nothing pending, each
 score's binomial variance as observation noise, and the campaign's reference
@@ -71,7 +71,7 @@ def run_mmmo(
     go to the model-based proposer (e.g. ``num_restarts``); none by default, as
     in a campaign.
     """
-    from mmmo.search.design import InitialDesign, design_size
+    from mmmo.search.proposers.design import InitialDesign, design_size
     from mmmo.search.proposers import make_proposer
     from mmmo.search.proposers.base import accepts_noise
 

@@ -213,7 +213,7 @@ def hypervolume_data(history: pd.DataFrame) -> HypervolumeData:
     initial = 0
     if "proposer" in history.columns:
         searched = history[history["n_searched"] > 0]["proposer"].tolist()
-        while initial < len(searched) and searched[initial] == "sobol":
+        while initial < len(searched) and searched[initial] in ("design", "sobol"):
             initial += 1
     return HypervolumeData(
         trials=counts, hypervolume=volumes, reference_hypervolume=reference, initial=initial, examples=examples
