@@ -107,25 +107,29 @@ SMOKE_ACQUISITION = {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16}
 
 def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: int, seed: int,
                ref_point: np.ndarray, smoke: bool = False, mmmo_options: dict | None = None,
-               mmmo_batch: int = 1, model_dim: int | None = None) -> None:
+               mmmo_batch: int = 1, model_space=None) -> None:
     """Spend ``f``'s budget with method ``name``, starting from ``f.free`` where the method can.
 
     ``smoke``: cheap acquisition optimisation. ``mmmo_options``: constructor
     options of mmmo's model-based proposers (over the smoke settings).
     ``mmmo_batch``: points per proposal of mmmo's model-based proposers.
-    ``model_dim``: dimension of the model-level space (:data:`MODEL_LEVEL`).
+    ``model_space``: the model-level :class:`~mmmo.search.space.SearchSpace` (:data:`MODEL_LEVEL`).
     """
+    from mmmo.search.proposers.design import subset_merges
+
     d, m = problem.dim, problem.num_objectives
     acquisition = SMOKE_ACQUISITION if smoke else {}
     if name == MODEL_LEVEL:
         options = {**acquisition, **(mmmo_options or {})}
-        run_mmmo(f, "qlognehvi", model_dim, m, initial, seed, ref_point, batch_size=mmmo_batch,
+        run_mmmo(f, "qlognehvi", model_space.dim, m, initial, seed, ref_point, batch_size=mmmo_batch,
+                 categorical=model_space.categorical, anchors=subset_merges(model_space).numpy(),
                  examples=problem.limit, **options)
     elif name.startswith("mmmo-") or name in ("sobol", "random"):
         options = {**acquisition, **(mmmo_options or {})}
         batch = mmmo_batch if name.startswith("mmmo-") else 1
         run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, batch_size=batch,
-                 categorical=problem.space.categorical, examples=problem.limit, **options)
+                 categorical=problem.space.categorical, anchors=subset_merges(problem.space).numpy(),
+                 examples=problem.limit, **options)
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):
@@ -386,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
             try:
                 run_method(method, f, problem, args.initial, seed, campaign_ref, smoke=args.smoke,
                            mmmo_options=args.mmmo_options, mmmo_batch=args.mmmo_batch,
-                           model_dim=None if model_space is None else model_space.dim)
+                           model_space=model_space)
             except Exception as exc:  # noqa: BLE001 - a method that breaks is reported, the others still run
                 failures[f"{method} seed {seed}"] = f"{type(exc).__name__}: {exc}"
                 print(f"seed {seed} {method:>16}: FAILED after {f.used} evaluations: {type(exc).__name__}: {exc}",

@@ -25,6 +25,7 @@ re-queued, pending ones run, and nothing is proposed twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -56,7 +57,7 @@ from mmmo.results import (
     objective_noise,
     trials_table,
 )
-from mmmo.search.proposers.design import design_size
+from mmmo.search.proposers.design import design_size, subset_merges
 from mmmo.search.pareto import hypervolume, infer_ref_point
 from mmmo.search.proposers import PROPOSERS, check_dimension, make_proposer
 from mmmo.search.proposers.base import accepts_noise
@@ -359,7 +360,7 @@ class Campaign:
         name = self.config.proposer
         # References that are points of the space are observations the design need not repeat.
         placed = sum(1 for r in records if r.is_reference and r.x is not None and r.status != "failed")
-        initial = design_size(self.config.budget.initial, placed)
+        initial = design_size(self.config.budget.initial, placed, planned=1 + len(self._design_anchors))
         if len(searched) < initial:
             name, n = "design", min(n, initial - len(searched))
         known = [r for r in records if r.x is not None and r.finished]
@@ -404,10 +405,19 @@ class Campaign:
                                 seconds_propose=seconds, origin="searched"))
         return new
 
+    @functools.cached_property
+    def _design_anchors(self) -> torch.Tensor:
+        """The initial design's points after the centre: the sources' subset merges in this space."""
+        return subset_merges(self.space)
+
     def _proposer(self, name: str) -> Any:
         """The campaign's proposer ``name``, one instance per run (its GP hyperparameter cache lives in it)."""
         if name not in self._proposers:
-            self._proposers[name] = make_proposer(name, seed=self.config.seed, categorical=self.space.categorical)
+            # The design's anchors are the merges a practitioner tries first (the sources' subsets).
+            options = {"anchors": self._design_anchors} if name == "design" else {}
+            self._proposers[name] = make_proposer(
+                name, seed=self.config.seed, categorical=self.space.categorical, **options
+            )
         return self._proposers[name]
 
     def _report(self, trial_id: int) -> TrialReport:

@@ -75,10 +75,12 @@ def test_campaign_end_to_end(micro, tmp_path):
     assert trials["label"].tolist()[:7] == REFERENCES
     searched = trials[trials["proposer"] != "reference"]
     # The base, both sources and the DARE-TIES recipe are points of the space: four observations,
-    # so of budget.initial = 2 the design keeps one trial, the centre of the space.
-    assert searched["proposer"].tolist() == ["design", "qlognehvi", "qlognehvi", "qlognehvi", "qlognehvi"]
+    # more than budget.initial = 2; the design is still the centre and the two sources merged.
+    assert searched["proposer"].tolist() == ["design", "design", "qlognehvi", "qlognehvi", "qlognehvi"]
     assert searched.iloc[0]["weight[all][a]"] == pytest.approx(0.75)
     assert searched.iloc[0]["density[all][b]"] == pytest.approx(0.55)
+    pair = searched.iloc[1]
+    assert (pair["weight[all][a]"], pair["weight[all][b]"], pair["density[all][a]"]) == pytest.approx((1, 1, 1))
     assert (trials["status"] == "complete").all()
     assert searched["method"].eq("dare_ties").all()
     assert searched["weight[all][a]"].between(0.0, 1.5).all() and searched["density[all][b]"].between(0.1, 1.0).all()
@@ -161,11 +163,11 @@ def test_a_proposer_that_raises_gives_one_sobol_batch_and_is_tried_again(micro, 
         with mock_optimize_context_manager(), caplog.at_level("WARNING", logger="mmmo.campaign"):
             campaign.run()
         searched = campaign.trials().query("proposer != 'reference'")
-    # The design's centre (base and sources are three observations of the space already),
+    # The design's centre and pair (base and sources are three observations of the space already),
     # the failed round's two Sobol points, then qLogNEHVI again.
-    assert searched["proposer"].tolist() == ["design"] + ["sobol"] * 2 + ["qlognehvi"] * 3
+    assert searched["proposer"].tolist() == ["design"] * 2 + ["sobol"] * 2 + ["qlognehvi"] * 2
     assert (searched["status"] == "complete").all()
-    assert len(calls) == 3  # the failed round, then batches of 2 and 1
+    assert len(calls) == 2
     assert "qlognehvi could not propose a batch (RuntimeError: covariance is not positive definite)" in caplog.text
     # The fallback points continue the design: no point is proposed twice.
     X = torch.tensor([[row[c] for c in searched.columns if c.startswith(("weight[", "density["))]
@@ -456,9 +458,10 @@ def test_per_layer_campaign_searches_the_method_as_a_category(micro, tmp_path):
             campaign.run()
         trials = campaign.trials()
     # Base and both sources are points of the space (as TIES at density 1): the design is the centre alone.
-    assert trials.query("proposer == 'design'")["method"].tolist() == ["ties"]  # the first of two categories
+    # the centre (the first of two categories) and the two sources merged by the first method
+    assert trials.query("proposer == 'design'")["method"].tolist() == ["ties", "ties"]
     modelled = trials[trials["proposer"] == "qlognehvi"]
-    assert len(modelled) == 4 and set(modelled["method"]) <= {"ties", "dare_ties"}
+    assert len(modelled) == 3 and set(modelled["method"]) <= {"ties", "dare_ties"}
     with Campaign.open(tmp_path / "c.sqlite", readonly=True) as reopened:
         records = [r for r in reopened._store.trials() if r.proposer == "qlognehvi"]
     assert all(r.x[0] in (0.25, 0.75) for r in records)

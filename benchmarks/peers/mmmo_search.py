@@ -56,16 +56,19 @@ def run_mmmo(
     ref_point: np.ndarray | None,
     batch_size: int = 1,
     categorical: dict[int, tuple[float, ...]] | None = None,
+    anchors: np.ndarray | None = None,
     examples: int | None = None,
-    design: str = "centre",
+    design: str = "subsets",
     count_free: bool = True,
     noise: bool = True,
     **options,
 ) -> None:
     """Spend ``f``'s budget with mmmo's ``proposer_name`` (``qlognehvi``, ``qlognparego``, ``sobol``, ``random``).
 
-    ``examples``: test examples per objective (each score's noise). ``design``
-    (``centre``: the campaign's; ``sobol``: Sobol points only), ``count_free``
+    ``anchors``: the design's points after the centre (a campaign's: the
+    sources' subset merges). ``examples``: test examples per objective (each
+    score's noise). ``design`` (``subsets``: the campaign's; ``centre``: the
+    centre then Sobol; ``sobol``: Sobol points only), ``count_free``
     (free points count toward the initial design) and ``noise`` are the
     campaign's choices, switchable to measure what each is worth. ``options``
     go to the model-based proposer (e.g. ``num_restarts``); none by default, as
@@ -77,13 +80,17 @@ def run_mmmo(
 
     searches = proposer_name not in ("sobol", "random")
     if searches:
-        opener = InitialDesign(seed=seed, categorical=categorical) if design == "centre" else make_proposer("sobol", seed=seed)
+        if design == "sobol":
+            opener = make_proposer("sobol", seed=seed)
+        else:  # "centre": the centre, then Sobol; "subsets": the campaign's, the centre, ``anchors``, then Sobol
+            opener = InitialDesign(seed=seed, categorical=categorical, anchors=anchors if design == "subsets" else None)
     else:
         opener = make_proposer(proposer_name, seed=seed)
     proposer = make_proposer(proposer_name, seed=seed, categorical=categorical, **(options if searches else {}))
     ref = None if ref_point is None else torch.as_tensor(ref_point, dtype=torch.float64)
     free_X, free_Y = f.free.in_space(dim) if f.free is not None else (np.zeros((0, dim)), np.zeros((0, num_objectives)))
-    n_design = design_size(initial, len(free_X)) if count_free and searches else initial
+    planned = 1 + (0 if anchors is None or design != "subsets" else len(anchors))
+    n_design = design_size(initial, len(free_X) if count_free else 0, planned) if searches else initial
     try:
         while f.remaining > 0:
             X = torch.tensor(np.concatenate([free_X, np.asarray(f.trace.X).reshape(-1, dim)]), dtype=torch.float64)

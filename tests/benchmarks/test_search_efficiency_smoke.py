@@ -75,12 +75,17 @@ def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(search_efficien
     seen = {}
     monkeypatch.setattr(search_efficiency, "run_mmmo", lambda *args, **options: seen.update(options))
     args = search_efficiency.parse_args(["--mmmo-options", '{"max_baseline": null, "mc_samples": 128}'])
-    space = type("Space", (), {"categorical": {}})()
+    from mmmo.config import load_space
+    from mmmo.search.space import SearchSpace
+
+    space = SearchSpace(load_space("dare_ties"), ["a", "b", "c"], num_layers=2)
     problem = type("Problem", (), {"dim": 6, "num_objectives": 3, "space": space, "limit": 16})()
     search_efficiency.run_method("mmmo-qlognehvi", None, problem, 8, 0, None, smoke=True,
                                  mmmo_options=args.mmmo_options)
+    anchors = seen.pop("anchors")
     assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128, "batch_size": 1,
                     "categorical": {}, "examples": 16}
+    assert anchors.shape == (4, 6)  # every source, then the three pairs, merged at weight 1
 
 
 def _runs_file(path: Path, method: str, seeds, budget: int = 3) -> Path:

@@ -69,9 +69,9 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
     seen = []
     real = gp_module.fit_gp
 
-    def spy(X, Y, cache=None, options=None, Yvar=None):
+    def spy(X, Y, cache=None, options=None, Yvar=None, warp=False):
         seen.append(Yvar)
-        return real(X, Y, cache, options, Yvar)
+        return real(X, Y, cache, options, Yvar, warp)
 
     monkeypatch.setattr(gp_module, "fit_gp", spy)
     X, Y = data()
