@@ -27,12 +27,15 @@ __all__ = ["first_population", "run_pymoo_nsga2"]
 
 
 def first_population(f: EvaluationBudget, problem, initial: int, seed: int) -> np.ndarray | None:
-    """The warm first population (``max(k, initial) x d``: the ``k`` free points, then random); ``None`` when cold."""
+    """The warm first population (``max(k, initial) x d``: the ``k`` free points, then random).
+
+    ``None`` (pymoo's own random first population) when no free trial is a point of the space.
+    """
     from pymoo.operators.sampling.rnd import FloatRandomSampling
 
-    if f.free is None:
+    free_X = f.free.in_space(problem.n_var)[0] if f.free is not None else np.zeros((0, problem.n_var))
+    if not len(free_X):
         return None
-    free_X, _ = f.free.in_space(problem.n_var)
     fill = max(initial - len(free_X), 0)
     random = FloatRandomSampling().do(problem, fill, random_state=np.random.default_rng(seed)).get("X") if fill else None
     return free_X if random is None else np.concatenate([free_X, np.asarray(random).reshape(fill, problem.n_var)])

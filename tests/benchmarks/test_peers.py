@@ -259,3 +259,27 @@ def test_mmmo_recipe_reference_point_is_the_worst_initial_score_free_points_incl
     # The second task's worst is the free point whose score failed (counted 0), below every random point's.
     assert refs[0] == pytest.approx([min(0.1, initial[:, 0].min()), 0.0])
     assert initial[:, 1].min() > 0.0
+
+
+OUT_OF_SPACE = FreeTrials(labels=("recipe:linear",), X=(None,), Y=((0.9, 0.9),))
+
+
+@pytest.mark.parametrize("run", [
+    lambda f: run_optuna(f, "tpe", 3, 2, 4, seed=1, categorical={0: CATEGORIES}),
+    lambda f: run_optuna(f, "nsga2", 3, 2, 4, seed=1, categorical={0: CATEGORIES}),
+    lambda f: run_pymoo_nsga2(f, 3, 2, 4, seed=1),
+    lambda f: run_cmaes(f, 3, seed=1),
+], ids=["optuna-tpe", "optuna-nsga2", "pymoo-nsga2", "cmaes"])
+def test_without_a_free_point_of_the_space_a_peer_runs_as_cold(run):
+    # The warm start adds only in-space points; free trials outside the space change nothing.
+    cold, outside = warm_budget(7, free=None), warm_budget(7, free=OUT_OF_SPACE)
+    run(cold)
+    run(outside)
+    assert outside.trace.X == cold.trace.X and len(cold.trace.X) == 7
+
+
+def test_free_trials_outside_the_space_give_empty_points_and_scores_of_the_right_width():
+    X, Y = OUT_OF_SPACE.in_space(3)
+    assert X.shape == (0, 3) and Y.shape == (0, 2)
+    X, Y = FREE.in_space(3)
+    assert X.tolist() == FREE_POINTS and Y.shape == (3, 2)
