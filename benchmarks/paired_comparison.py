@@ -80,7 +80,7 @@ def reach(figures: dict, target: float, budget: int) -> dict:
 
 
 def comparison(summary: dict[str, dict], primary: str, peers: list[str], budget: int) -> dict:
-    """The primary against the best of ``peers`` (and against ``ax`` when it ran); every method's evaluations to reach it."""
+    """The primary against the best of ``peers`` (and ``ax`` when it ran); every method's evaluations to reach it."""
     best = best_peer(summary, peers)
     if best is None:
         return {"primary": primary, "best_peer": None}
@@ -143,7 +143,8 @@ def markdown(compared: dict, found: dict) -> str:
         if versus is None or (key == "versus_ax" and versus["rival"] == compared["best_peer"]):
             continue
         lines += ["", f"{versus['primary']} against {title}, {versus['rival']}, per seed (hypervolume at the budget):",
-                  "", f"| seed | {versus['primary']} | {versus['rival']} | difference | ahead |", "|---|---|---|---|---|"]
+                  "", f"| seed | {versus['primary']} | {versus['rival']} | difference | ahead |",
+                  "|---|---|---|---|---|"]
         lines += [f"| {r['seed']} | {r['primary']:.3f} | {r['rival']:.3f} | {r['difference']:+.3f} | "
                   f"{'yes' if r['ahead'] else 'no'} |" for r in versus["seeds"]]
         lines += ["", f"Ahead on {versus['ahead']} paired seeds."]

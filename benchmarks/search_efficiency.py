@@ -55,6 +55,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -251,6 +252,28 @@ def targets(summary: dict[str, dict], primary: str = PRIMARY) -> dict:
     return paired_targets(summary, compare(summary, primary), rivals, budget)
 
 
+class CurvePoints(NamedTuple):
+    """One method's plotted curve: evaluations, mean and standard deviation of the hypervolume fraction."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def curve_points(figures: dict) -> CurvePoints:
+    """The curve of one method's :func:`summarise` figures, from evaluation 1 (cold) or 0 (warm).
+
+    A warm run's front holds the free reference trials before any evaluation,
+    so its curve starts at evaluation 0 with their hypervolume (the same for
+    every seed: no spread there).
+    """
+    mean, std = np.asarray(figures["curve_mean"]), np.asarray(figures["curve_std"])
+    steps = np.arange(1, len(mean) + 1)
+    if figures.get("warm"):
+        return CurvePoints(np.r_[0, steps], np.r_[figures["hv_start"], mean], np.r_[0.0, std])
+    return CurvePoints(steps, mean, std)
+
+
 def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
     import matplotlib
 
@@ -263,11 +286,7 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
     palette = plt.get_cmap("tab10").colors + plt.get_cmap("tab20").colors[1::2]
     for i, (name, s) in enumerate(summary.items()):
         color = palette[i % len(palette)]
-        mean, std = np.asarray(s["curve_mean"]), np.asarray(s["curve_std"])
-        steps = np.arange(1, len(mean) + 1)
-        if s.get("warm"):
-            # A warm run's front holds the free trials before any evaluation: its curve starts at 0 there.
-            mean, std, steps = np.r_[s["hv_start"], mean], np.r_[0.0, std], np.r_[0, steps]
+        steps, mean, std = curve_points(s)
         ours = untagged(name) in MMMO_METHODS
         ax.plot(steps, mean, "-" if ours else "--", color=color, label=name, linewidth=2.2 if ours else 1.2)
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.10)
@@ -293,7 +312,8 @@ def markdown_table(summary: dict[str, dict], settings: str, compared: dict | Non
         return f"{value:.1f}" if value is not None else f"— ({s[f'reached_{percent}']} seeds)"
 
     to_peer = (compared or {}).get("evals_to_best_peer_final")
-    peer_column = f" evals to {compared['best_peer']}'s final HV ({compared['best_peer_final_hv']:.3f}) |" if to_peer else ""
+    peer_column = (f" evals to {compared['best_peer']}'s final HV ({compared['best_peer_final_hv']:.3f}) |"
+                   if to_peer else "")
     lines = [
         settings,
         "",

@@ -37,8 +37,10 @@ def first_population(f: EvaluationBudget, problem, initial: int, seed: int) -> n
     if not len(free_X):
         return None
     fill = max(initial - len(free_X), 0)
-    random = FloatRandomSampling().do(problem, fill, random_state=np.random.default_rng(seed)).get("X") if fill else None
-    return free_X if random is None else np.concatenate([free_X, np.asarray(random).reshape(fill, problem.n_var)])
+    if not fill:
+        return free_X
+    random = FloatRandomSampling().do(problem, fill, random_state=np.random.default_rng(seed)).get("X")  # fill x d
+    return np.concatenate([free_X, np.asarray(random).reshape(fill, problem.n_var)])
 
 
 def run_pymoo_nsga2(f: EvaluationBudget, dim: int, num_objectives: int, initial: int, seed: int) -> None:
