@@ -15,18 +15,46 @@ function (:mod:`common`), for each of ``--seeds`` seeds:
 - ``mm-mo-recipe``: the MM-MO paper's recipe (qEHVI, 10 random initial points,
   batches of 10, reference point from the initial data).
 
+Runs are warm by default, as campaigns are: the reference trials a campaign
+scores before its search (the base, each source and four recipes,
+:func:`free_trials`) are scored once and are free to every method. They are
+on every method's front from the start (its curve starts at evaluation 0 with
+their hypervolume), count toward no budget, and each method that can starts
+from the ones that are points of the space, by its library's own mechanism:
+mmmo's history, Ax's attached trials, Optuna's added trials, pymoo's first
+population, CMA-ES's start point, the MM-MO recipe's GP data (:mod:`peers`
+says how each uses them); sobol and random have nothing to start from.
+``--cold`` gives no method any of them (the comparison from nothing).
+
 Hypervolume is measured in accuracy space against one reference point for all
 methods (per task, the worst score any run or the base and experts got, minus
 10% of the range: the campaign's rule), and reported as a fraction of the reference
-hypervolume: that of the front of every point any method found, over all
-seeds. Figures per method (mean and standard deviation over seeds): the
-hypervolume fraction at the budget, the evaluations to reach 90% and 95% of the
-reference (when every seed reaches it; else how many did), and the wall
-seconds per run split into proposal (the method's own time) and evaluation
-(merge + scoring of the points it was charged, at their first-computed cost).
+hypervolume: that of the front of every point any method found (and the free
+trials), over all seeds. Figures per method (mean and standard deviation over
+seeds): the hypervolume fraction at the budget, the evaluations to reach 90%
+and 95% of the reference (when every seed reaches it; else how many did; 0
+when the free trials alone reach it), and the wall seconds per run split into
+proposal (the method's own time) and evaluation (merge + scoring of the points
+it was charged, at their first-computed cost).
+
+The comparison is about ``--primary`` (default ``mmmo-qlognehvi``; a tagged
+name such as ``mmmo-qlognehvi[warp]`` works too) against the best peer: the
+method not mmmo's (an untagged name outside :data:`MMMO_METHODS`) of highest
+mean hypervolume at the budget (:mod:`paired_comparison`). The table adds, for
+every method, the evaluations to reach the best peer's final mean hypervolume
+(mean over seeds; a seed that never reaches it counts as budget + 1, and how
+many seeds reached it is said); then the primary against the best peer and
+against Ax per seed (both hypervolumes, the difference, who is ahead, wins
+"k of n" over the seeds both ran); then the targets: the highest mean
+hypervolume at the budget, ahead of Ax and of the best peer on at least 4 of
+6 paired seeds, the best peer's final hypervolume within 60% of the budget in
+mean, and the primary's proposal seconds per run.
 Writes ``search_efficiency.png``, ``search_efficiency.md`` and
 ``search_efficiency_runs.json`` under ``--out``; the last line printed is one
-JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
+JSON object with, per method, ``hv_at_budget``, ``hv_start`` and
+``evals_to_90``, and ``primary``, ``best_peer``, ``best_peer_final_hv``,
+``paired`` (``versus_best_peer``, ``versus_ax``), ``evals_to_best_peer_final``
+(per method) and ``targets``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
@@ -34,6 +62,9 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
     # (report_only objectives are left out); e.g. the real zoo's, as `mmmo demo --real` writes it:
     python benchmarks/search_efficiency.py --config mmmo_demo_real/demo.yaml --limit 16 --budget 30 --seeds 3
     python benchmarks/search_efficiency.py --from-runs A.json B.json --only-seeds 0   # every method on seed 0
+    python benchmarks/search_efficiency.py --cold --out results/cold      # from nothing: no free reference trials
+    # The paired comparison about another setting of mmmo's proposer, stored under a tag:
+    python benchmarks/search_efficiency.py --from-runs A.json W.json --primary 'mmmo-qlognehvi[warp]'
     # Other proposer settings next to the defaults, on the same seeds and one reference point:
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/defaults
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/wide --tag wide \
@@ -71,7 +102,7 @@ from common import (  # noqa: E402
     problem_key,
     searched_only,
 )
-from paired_comparison import comparison  # noqa: E402
+from paired_comparison import comparison, evals_to_reach  # noqa: E402
 from paired_comparison import markdown as paired_markdown  # noqa: E402
 from paired_comparison import targets as paired_targets  # noqa: E402
 from peers import (  # noqa: E402
@@ -172,8 +203,6 @@ def hv_curve(Y: np.ndarray, ref_point: torch.Tensor, reference_hv: float, budget
 def evals_to(curve: np.ndarray, fraction: float, start: float = 0.0) -> int | None:
     """Evaluations until the curve first reaches ``fraction`` (0 if ``start``, the free trials' alone, does;
     ``None`` if it never does)."""
-    from paired_comparison import evals_to_reach
-
     return evals_to_reach(curve, fraction, start)
 
 
@@ -291,10 +320,10 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
         ax.plot(steps, mean, "-" if ours else "--", color=color, label=name, linewidth=2.2 if ours else 1.2)
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.10)
     ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
-    if any(s.get("warm") for s in summary.values()):
+    warm = any(s.get("warm") for s in summary.values())
+    if warm:
         ax.set_xlim(left=0)
-    ax.set_xlabel("evaluations" + (" (0: the free reference trials alone)" if any(
-        s.get("warm") for s in summary.values()) else ""))
+    ax.set_xlabel("evaluations" + (" (0: the free reference trials alone)" if warm else ""))
     ax.set_ylabel("hypervolume / reference hypervolume")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not over them
@@ -570,6 +599,9 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
          "campaign_ref_point": campaign_ref, "runs": runs, "failures": failures}
     )))
     primary = getattr(args, "primary", PRIMARY)
+    if primary not in summary:
+        print(f"--primary {primary!r}: no runs of it here, so no paired comparison or targets; methods: "
+              f"{list(summary)}", file=sys.stderr)
     compared = compare(summary, primary)
     found = targets(summary, primary)
     table = markdown_table(summary, text, compared, found)

@@ -54,14 +54,24 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
     for name, figures in result["methods"].items():
         # A fraction of the union front of every point found, so never above 1.
         assert 0.0 <= figures["hv_at_budget"] <= 1.0 + 1e-9, name
-        assert figures["evals_to_90"] is None or 1 <= figures["evals_to_90"] <= BUDGET, name
+        # 0: the free reference trials alone reach it (warm runs).
+        assert figures["evals_to_90"] is None or 0 <= figures["evals_to_90"] <= BUDGET, name
+        assert 0.0 < figures["hv_start"] <= figures["hv_at_budget"] + 1e-12, name
     assert result["reference_hv"] > 0.0
 
-    runs = json.loads((tmp_path / "search_efficiency_runs.json").read_text())["runs"]
+    saved = json.loads((tmp_path / "search_efficiency_runs.json").read_text())
+    runs = saved["runs"]
+    free = {tuple(round(v, 6) for v in x) for x in saved["settings"]["free"]["X"] if x is not None}
+    assert saved["settings"]["warm"] and free  # warm by default, with reference trials in the space
     for run in runs:
-        # Every method is charged exactly the budget, each point once.
+        # Every method is charged exactly the budget, each point once, and nothing for the free points.
+        charged = {tuple(round(v, 6) for v in x) for x in run["X"]}
         assert len(run["X"]) == BUDGET, run["method"]
-        assert len({tuple(round(v, 6) for v in x) for x in run["X"]}) == BUDGET, run["method"]
+        assert len(charged) == BUDGET and not charged & free, run["method"]
+    # The paired comparison is about mmmo's qLogNEHVI, against the best of the others and Ax.
+    assert result["primary"] == "mmmo-qlognehvi" and result["best_peer"] not in ("mmmo-qlognehvi", "mmmo-qlognparego")
+    assert result["paired"]["versus_ax"]["ahead"].endswith("of 1")
+    assert set(result["evals_to_best_peer_final"]) == set(METHODS) and result["targets"]["primary"] == "mmmo-qlognehvi"
     # mmmo's model-based methods open with the campaign's initial design: the centre first.
     first = {r["method"]: r["X"][0] for r in runs}
     assert first["mmmo-qlognehvi"] == first["mmmo-qlognparego"] == [0.5] * len(first["sobol"])
@@ -284,6 +294,9 @@ def test_primary_may_be_a_tagged_run_and_tagged_runs_are_no_peers(search_efficie
     # Against the untagged methods: mmmo-qlognehvi's mean is higher than [warp]'s.
     assert not result["targets"]["highest_hv_at_budget"]
     assert result["evals_to_best_peer_final"]["mmmo-qlognehvi[warp]"]["reached"] == "0/6"
+    # A primary with no runs: every method's evaluations to the best peer's HV, and nothing paired.
+    result = search_efficiency.main(["--from-runs", str(runs), "--primary", "mmmo-saas", "--out", str(tmp_path / "o2")])
+    assert result["paired"] == {} and result["targets"] == {} and result["best_peer"] == "sobol"
 
 
 def test_warm_runs_count_the_free_trials_from_evaluation_zero(search_efficiency, tmp_path: Path) -> None:
