@@ -14,10 +14,11 @@ trial before the first ``get_next_trials`` (``Client.attach_trial`` +
 ``complete_trial``), as a user adds the trials a campaign already scored.
 Ax's defaults decide what they are worth (``use_existing_trials_for_initialization=True``):
 the Sobol node's ``MinTrials`` criterion counts every trial of the experiment,
-so the attached ones fill the initialisation budget first (``initial - k``
-Sobol points follow, none once ``k >= initial``), and the centre node is
-skipped because the experiment already holds trials. They are in the data of
-every model fit from the first.
+so the ``k`` attached ones fill the initialisation budget first and Sobol
+points follow until the experiment holds ``initial`` trials (Ax 1.3.1 still
+draws one when ``k >= initial``: it enters the Sobol node before checking
+that node's criterion); the centre node is skipped because the experiment
+already holds trials. They are in the data of every model fit from the first.
 
 Ax's fully Bayesian SAAS generator is not used on the per-layer spaces: its
 NUTS sampling costs minutes per trial at 60-108 dimensions on two cores, more

@@ -113,8 +113,11 @@ def test_ax_holds_the_free_points_as_completed_trials_before_its_own(monkeypatch
 
     monkeypatch.setattr(ax.api.client, "Client", Recording)
     f = warm_budget(4)
-    run_ax(f, 3, ["a", "b"], 3, seed=0, categorical={0: CATEGORIES})
+    run_ax(f, 3, ["a", "b"], 5, seed=0, categorical={0: CATEGORIES})
     trials = clients[0]._experiment.trials
+    # Ax's default counts the attached trials toward its initialisation budget of 5: 2 Sobol points, then its model.
+    nodes = [trials[i].generator_runs[0]._generation_node_name for i in range(3, 7)]
+    assert nodes == ["Sobol", "Sobol", "MBM", "MBM"]
     assert len(trials) == len(FREE_POINTS) + 4
     attached = [[trials[i].arm.parameters[f"x{j}"] for j in range(3)] for i in range(len(FREE_POINTS))]
     assert attached == FREE_POINTS
