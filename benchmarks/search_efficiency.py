@@ -15,18 +15,46 @@ function (:mod:`common`), for each of ``--seeds`` seeds:
 - ``mm-mo-recipe``: the MM-MO paper's recipe (qEHVI, 10 random initial points,
   batches of 10, reference point from the initial data).
 
+Runs are warm by default, as campaigns are: the reference trials a campaign
+scores before its search (the base, each source and four recipes,
+:func:`free_trials`) are scored once and are free to every method. They are
+on every method's front from the start (its curve starts at evaluation 0 with
+their hypervolume), count toward no budget, and each method that can starts
+from the ones that are points of the space, by its library's own mechanism:
+mmmo's history, Ax's attached trials, Optuna's added trials, pymoo's first
+population, CMA-ES's start point, the MM-MO recipe's GP data (:mod:`peers`
+says how each uses them); sobol and random have nothing to start from.
+``--cold`` gives no method any of them (the comparison from nothing).
+
 Hypervolume is measured in accuracy space against one reference point for all
 methods (per task, the worst score any run or the base and experts got, minus
 10% of the range: the campaign's rule), and reported as a fraction of the reference
-hypervolume: that of the front of every point any method found, over all
-seeds. Figures per method (mean and standard deviation over seeds): the
-hypervolume fraction at the budget, the evaluations to reach 90% and 95% of the
-reference (when every seed reaches it; else how many did), and the wall
-seconds per run split into proposal (the method's own time) and evaluation
-(merge + scoring of the points it was charged, at their first-computed cost).
+hypervolume: that of the front of every point any method found (and the free
+trials), over all seeds. Figures per method (mean and standard deviation over
+seeds): the hypervolume fraction at the budget, the evaluations to reach 90%
+and 95% of the reference (when every seed reaches it; else how many did; 0
+when the free trials alone reach it), and the wall seconds per run split into
+proposal (the method's own time) and evaluation (merge + scoring of the points
+it was charged, at their first-computed cost).
+
+The comparison is about ``--primary`` (default ``mmmo-qlognehvi``; a tagged
+name such as ``mmmo-qlognehvi[warp]`` works too) against the best peer: the
+method not mmmo's (an untagged name outside :data:`MMMO_METHODS`) of highest
+mean hypervolume at the budget (:mod:`paired_comparison`). The table adds, for
+every method, the evaluations to reach the best peer's final mean hypervolume
+(mean over seeds; a seed that never reaches it counts as budget + 1, and how
+many seeds reached it is said); then the primary against the best peer and
+against Ax per seed (both hypervolumes, the difference, who is ahead, wins
+"k of n" over the seeds both ran); then the targets: the highest mean
+hypervolume at the budget, ahead of Ax and of the best peer on at least 4 of
+6 paired seeds, the best peer's final hypervolume within 60% of the budget in
+mean, and the primary's proposal seconds per run.
 Writes ``search_efficiency.png``, ``search_efficiency.md`` and
 ``search_efficiency_runs.json`` under ``--out``; the last line printed is one
-JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
+JSON object with, per method, ``hv_at_budget``, ``hv_start`` and
+``evals_to_90``, and ``primary``, ``best_peer``, ``best_peer_final_hv``,
+``paired`` (``versus_best_peer``, ``versus_ax``), ``evals_to_best_peer_final``
+(per method) and ``targets``.
 
     python benchmarks/search_efficiency.py                         # 3 seeds, 40 evaluations, demo zoo
     python benchmarks/search_efficiency.py --zoo tiny --seeds 1 --budget 5 --initial 4 --limit 16 --smoke  # CI
@@ -34,6 +62,9 @@ JSON object with, per method, ``hv_at_budget`` and ``evals_to_90``.
     # (report_only objectives are left out); e.g. the real zoo's, as `mmmo demo --real` writes it:
     python benchmarks/search_efficiency.py --config mmmo_demo_real/demo.yaml --limit 16 --budget 30 --seeds 3
     python benchmarks/search_efficiency.py --from-runs A.json B.json --only-seeds 0   # every method on seed 0
+    python benchmarks/search_efficiency.py --cold --out results/cold      # from nothing: no free reference trials
+    # The paired comparison about another setting of mmmo's proposer, stored under a tag:
+    python benchmarks/search_efficiency.py --from-runs A.json W.json --primary 'mmmo-qlognehvi[warp]'
     # Other proposer settings next to the defaults, on the same seeds and one reference point:
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/defaults
     python benchmarks/search_efficiency.py --methods mmmo-qlognehvi --seeds 6 --out results/wide --tag wide \
@@ -55,6 +86,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -70,6 +102,9 @@ from common import (  # noqa: E402
     problem_key,
     searched_only,
 )
+from paired_comparison import comparison, evals_to_reach  # noqa: E402
+from paired_comparison import markdown as paired_markdown  # noqa: E402
+from paired_comparison import targets as paired_targets  # noqa: E402
 from peers import (  # noqa: E402
     EvaluationBudget,
     FreeTrials,
@@ -99,6 +134,8 @@ METHODS = (
     "cmaes",
     "mm-mo-recipe",
 )
+#: The method the targets and the paired comparison are about, unless ``--primary`` names another.
+PRIMARY = "mmmo-qlognehvi"
 
 
 #: Acquisition settings of ``--smoke``: enough to exercise every code path, not to optimise.
@@ -167,26 +204,36 @@ def hv_curve(Y: np.ndarray, ref_point: torch.Tensor, reference_hv: float, budget
     return curve
 
 
-def evals_to(curve: np.ndarray, fraction: float) -> int | None:
-    """Evaluations until the curve first reaches ``fraction`` (``None`` if it never does)."""
-    reached = np.nonzero(curve >= fraction - 1e-12)[0]
-    return int(reached[0]) + 1 if len(reached) else None
+def evals_to(curve: np.ndarray, fraction: float, start: float = 0.0) -> int | None:
+    """Evaluations until the curve first reaches ``fraction`` (0 if ``start``, the free trials' alone, does;
+    ``None`` if it never does)."""
+    return evals_to_reach(curve, fraction, start)
 
 
 def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int,
               free: np.ndarray | None = None) -> tuple[float, dict[str, dict]]:
-    """Reference hypervolume and, per method, the figures over its seeds (``free``: the free trials' scores)."""
+    """Reference hypervolume and, per method, the figures over its seeds (``free``: the free trials' scores).
+
+    Besides the mean figures, each method's ``seed_curves`` (seed -> its
+    hypervolume fraction after each evaluation) and ``hv_start`` (the free
+    trials' alone, before any evaluation; 0 in a cold run) feed the paired
+    comparison (:mod:`paired_comparison`) and the plot.
+    """
     from mmmo.search.pareto import hypervolume
 
     free = np.zeros((0, len(ref_point))) if free is None else np.asarray(free, dtype=float).reshape(-1, len(ref_point))
     every_point = np.concatenate([free] + [np.asarray(r["Y"], dtype=float).reshape(-1, len(ref_point)) for r in runs])
     reference_hv = hypervolume(torch.tensor(every_point), ref_point)
+    start = hv_curve(np.zeros((0, len(ref_point))), ref_point, reference_hv, 1, free)[0] if len(free) else 0.0
     summary: dict[str, dict] = {}
     for name in dict.fromkeys(r["method"] for r in runs):
         mine = [r for r in runs if r["method"] == name]
         curves = np.stack([hv_curve(np.asarray(r["Y"]), ref_point, reference_hv, budget, free) for r in mine])
         at_budget = curves[:, -1]
         figures = {
+            "warm": bool(len(free)),
+            "hv_start": float(start),
+            "seed_curves": {r["seed"]: curve for r, curve in zip(mine, curves)},
             "hv_at_budget": float(at_budget.mean()),
             "hv_at_budget_std": float(at_budget.std()),
             "curve_mean": curves.mean(axis=0).tolist(),
@@ -194,10 +241,11 @@ def summarise(runs: list[dict], ref_point: torch.Tensor, budget: int,
             "seeds": len(mine),
             "evaluations": float(statistics.mean(len(r["Y"]) for r in mine)),
             "seconds_propose": float(statistics.mean(r["seconds_propose"] for r in mine)),
+            "seconds_propose_median": float(statistics.median(r["seconds_propose"] for r in mine)),
             "seconds_eval": float(statistics.mean(sum(r["seconds_eval"]) for r in mine)),
         }
         for percent in (90, 95):
-            hits = [evals_to(c, percent / 100) for c in curves]
+            hits = [evals_to(c, percent / 100, start) for c in curves]
             reached = [h for h in hits if h is not None]
             figures[f"evals_to_{percent}"] = float(statistics.mean(reached)) if len(reached) == len(hits) else None
             figures[f"reached_{percent}"] = f"{len(reached)}/{len(hits)}"
@@ -219,24 +267,44 @@ def untagged(name: str) -> str:
     return name.split("[")[0]
 
 
-def targets(summary: dict[str, dict]) -> dict:
-    """The issue's targets: highest mean hypervolume at the budget; at most half the best peer's evaluations to 90%."""
-    if "mmmo-qlognehvi" not in summary:
-        return {}
-    ours = summary["mmmo-qlognehvi"]
-    peers = {n: s for n, s in summary.items() if untagged(n) not in MMMO_METHODS}
-    if not peers:
-        return {}
-    best_hv_peer = max(peers, key=lambda n: peers[n]["hv_at_budget"])
-    best_speed_peer = min(peers, key=lambda n: peers[n]["evals_to_90_censored"])
-    return {
-        # Against every other method; runs of other settings (tagged NAME[TAG]) are not rivals.
-        "highest_hv_at_budget": ours["hv_at_budget"] >= max(s["hv_at_budget"] for n, s in summary.items() if untagged(n) == n),
-        "best_peer_by_hv": best_hv_peer,
-        "best_peer_by_evals_to_90": best_speed_peer,
-        "evals_to_90_ratio": ours["evals_to_90_censored"] / peers[best_speed_peer]["evals_to_90_censored"],
-        "half_the_evals_to_90": ours["evals_to_90_censored"] <= 0.5 * peers[best_speed_peer]["evals_to_90_censored"],
-    }
+def peers_of(summary: dict[str, dict], primary: str = PRIMARY) -> list[str]:
+    """The peers: methods not mmmo's, untagged (runs of other settings are not peers), but the primary."""
+    return [n for n in summary if untagged(n) == n and n not in MMMO_METHODS and n != primary]
+
+
+def compare(summary: dict[str, dict], primary: str = PRIMARY) -> dict:
+    """``primary`` against the best peer and Ax, paired per seed; every method's evaluations to the best peer's HV."""
+    budget = len(next(iter(summary.values()))["curve_mean"]) if summary else 0
+    return comparison(summary, primary, peers_of(summary, primary), budget)
+
+
+def targets(summary: dict[str, dict], primary: str = PRIMARY) -> dict:
+    """The issue's targets for ``primary`` (:func:`paired_comparison.targets`); ``{}`` without it or a peer."""
+    budget = len(next(iter(summary.values()))["curve_mean"]) if summary else 0
+    rivals = [n for n in summary if untagged(n) == n]  # runs of other settings (NAME[TAG]) are not rivals
+    return paired_targets(summary, compare(summary, primary), rivals, budget)
+
+
+class CurvePoints(NamedTuple):
+    """One method's plotted curve: evaluations, mean and standard deviation of the hypervolume fraction."""
+
+    steps: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def curve_points(figures: dict) -> CurvePoints:
+    """The curve of one method's :func:`summarise` figures, from evaluation 1 (cold) or 0 (warm).
+
+    A warm run's front holds the free reference trials before any evaluation,
+    so its curve starts at evaluation 0 with their hypervolume (the same for
+    every seed: no spread there).
+    """
+    mean, std = np.asarray(figures["curve_mean"]), np.asarray(figures["curve_std"])
+    steps = np.arange(1, len(mean) + 1)
+    if figures.get("warm"):
+        return CurvePoints(np.r_[0, steps], np.r_[figures["hv_start"], mean], np.r_[0.0, std])
+    return CurvePoints(steps, mean, std)
 
 
 def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
@@ -251,13 +319,15 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
     palette = plt.get_cmap("tab10").colors + plt.get_cmap("tab20").colors[1::2]
     for i, (name, s) in enumerate(summary.items()):
         color = palette[i % len(palette)]
-        mean, std = np.asarray(s["curve_mean"]), np.asarray(s["curve_std"])
-        steps = np.arange(1, len(mean) + 1)
+        steps, mean, std = curve_points(s)
         ours = untagged(name) in MMMO_METHODS
         ax.plot(steps, mean, "-" if ours else "--", color=color, label=name, linewidth=2.2 if ours else 1.2)
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.10)
     ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("evaluations")
+    warm = any(s.get("warm") for s in summary.values())
+    if warm:
+        ax.set_xlim(left=0)
+    ax.set_xlabel("evaluations" + (" (0: the free reference trials alone)" if warm else ""))
     ax.set_ylabel("hypervolume / reference hypervolume")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not over them
@@ -266,25 +336,36 @@ def write_plot(summary: dict[str, dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def markdown_table(summary: dict[str, dict], settings: str) -> str:
+def markdown_table(summary: dict[str, dict], settings: str, compared: dict | None = None,
+                   found: dict | None = None) -> str:
+    """The method table; with ``compared`` (:func:`compare`), a column of evaluations to the best peer's final
+    hypervolume, then the paired tables and the targets (``found``: :func:`targets`)."""
     def evals(s: dict, percent: int) -> str:
         value = s[f"evals_to_{percent}"]
         return f"{value:.1f}" if value is not None else f"— ({s[f'reached_{percent}']} seeds)"
 
+    to_peer = (compared or {}).get("evals_to_best_peer_final")
+    peer_column = (f" evals to {compared['best_peer']}'s final HV ({compared['best_peer_final_hv']:.3f}) |"
+                   if to_peer else "")
     lines = [
         settings,
         "",
-        "| method | HV at budget (mean ± std) | evals to 90% | evals to 95% | proposal s / run | evaluation s / run |",
-        "|---|---|---|---|---|---|",
+        "| method | HV at budget (mean ± std) | evals to 90% | evals to 95% |" + peer_column
+        + " proposal s / run | evaluation s / run |",
+        "|---|---|---|---|" + ("---|" if to_peer else "") + "---|---|",
     ]
     order = sorted(summary, key=lambda n: -summary[n]["hv_at_budget"])
     for name in order:
         s = summary[name]
+        reached = f" {to_peer[name]['mean_censored']:.1f} ({to_peer[name]['reached']} seeds) |" if to_peer else ""
         lines.append(
-            f"| {name} | {s['hv_at_budget']:.3f} ± {s['hv_at_budget_std']:.3f} | {evals(s, 90)} | {evals(s, 95)} "
-            f"| {s['seconds_propose']:.1f} | {s['seconds_eval']:.1f} |"
+            f"| {name} | {s['hv_at_budget']:.3f} ± {s['hv_at_budget_std']:.3f} | {evals(s, 90)} | {evals(s, 95)} |"
+            f"{reached} {s['seconds_propose']:.1f} | {s['seconds_eval']:.1f} |"
         )
-    return "\n".join(lines) + "\n"
+    if to_peer:
+        lines += ["", "Evaluations to reach the best peer's final mean hypervolume: mean over seeds, a seed that "
+                  "never reaches it counted as budget + 1 (0: the free reference trials alone reach it)."]
+    return "\n".join(lines) + "\n" + (paired_markdown(compared, found or {}) if compared else "")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -308,6 +389,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="every method starts from nothing: no free reference trials (the base, sources and "
                              "recipes a campaign scores before its search) in its history or on its front")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--primary", default=PRIMARY,
+                        help="the method the targets and the paired per-seed comparison are about (a stored name: "
+                             "NAME or NAME[TAG], e.g. 'mmmo-qlognehvi[warp]')")
     parser.add_argument("--limit", type=int, default=None, help="test examples per task (default: the demo's)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-cache-file", action="store_true", help="keep the evaluation cache in memory only")
@@ -518,7 +602,13 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
         {"settings": settings, "args": {k: str(v) for k, v in vars(args).items()}, "anchors": anchors,
          "campaign_ref_point": campaign_ref, "runs": runs, "failures": failures}
     )))
-    table = markdown_table(summary, text)
+    primary = getattr(args, "primary", PRIMARY)
+    if primary not in summary:
+        print(f"--primary {primary!r}: no runs of it here, so no paired comparison or targets; methods: "
+              f"{list(summary)}", file=sys.stderr)
+    compared = compare(summary, primary)
+    found = targets(summary, primary)
+    table = markdown_table(summary, text, compared, found)
     if failures:
         table += "\nFailed runs (not in the table):\n\n" + "".join(f"- {k}: {v}\n" for k, v in failures.items())
     (args.out / "search_efficiency.md").write_text(table)
@@ -529,12 +619,19 @@ def report(args: argparse.Namespace, runs: list[dict], failures: dict[str, str],
         "settings": {k: settings[k] for k in ("zoo", "seeds", "budget", "initial", "limit")},
         "reference_hv": reference_hv,
         "methods": {
-            name: {k: s[k] for k in ("hv_at_budget", "hv_at_budget_std", "evals_to_90", "reached_90",
-                                     "evals_to_95", "reached_95", "seconds_propose", "seconds_eval")}
+            name: {k: s[k] for k in ("hv_at_budget", "hv_at_budget_std", "hv_start", "evals_to_90", "reached_90",
+                                     "evals_to_95", "reached_95", "seconds_propose", "seconds_propose_median",
+                                     "seconds_eval")}
             for name, s in summary.items()
         },
         "failures": failures,
-        "targets": targets(summary),
+        "primary": primary,
+        "best_peer": compared.get("best_peer"),
+        "best_peer_final_hv": compared.get("best_peer_final_hv"),
+        "paired": {key: compared[key] for key in ("versus_best_peer", "versus_ax") if key in compared},
+        "evals_to_best_peer_final": {name: {k: v for k, v in figures.items() if k != "per_seed"}
+                                     for name, figures in compared.get("evals_to_best_peer_final", {}).items()},
+        "targets": found,
         "outputs": [str(args.out / n) for n in ("search_efficiency.png", "search_efficiency.md")],
     }
     print(json.dumps(json_ready(result)))

@@ -9,6 +9,17 @@ from as many points as the other methods, and seeded by the run's seed. One
 trial at a time, as the mmmo runs. A categorical coordinate (the method choice)
 is an unordered choice parameter over the space's category values.
 
+A warm run attaches each free in-space point (``f.free``) as a completed
+trial before the first ``get_next_trials`` (``Client.attach_trial`` +
+``complete_trial``), as a user adds the trials a campaign already scored.
+Ax's defaults decide what they are worth (``use_existing_trials_for_initialization=True``):
+the Sobol node's ``MinTrials`` criterion counts every trial of the experiment,
+so the ``k`` attached ones fill the initialisation budget first and Sobol
+points follow until the experiment holds ``initial`` trials (Ax 1.3.1 still
+draws one when ``k >= initial``: it enters the Sobol node before checking
+that node's criterion); the centre node is skipped because the experiment
+already holds trials. They are in the data of every model fit from the first.
+
 Ax's fully Bayesian SAAS generator is not used on the per-layer spaces: its
 NUTS sampling costs minutes per trial at 60-108 dimensions on two cores, more
 than whole runs of the other methods; Ax runs its default there too.
@@ -17,6 +28,8 @@ than whole runs of the other methods; Ax runs its default there too.
 from __future__ import annotations
 
 import logging
+
+import numpy as np
 
 from peers.budget import BudgetExhausted, EvaluationBudget, finite_or_worst
 
@@ -44,6 +57,11 @@ def run_ax(f: EvaluationBudget, dim: int, objective_names: list[str], initial: i
     )
     client.configure_optimization(objective=", ".join(objective_names))
     client.configure_generation_strategy(initialization_budget=initial, initialization_random_seed=seed)
+    if f.free is not None:
+        free_X, free_Y = f.free.in_space(dim)
+        for x, y in zip(free_X, free_Y):
+            index = client.attach_trial(parameters={n: float(v) for n, v in zip(names, x)})
+            client.complete_trial(index, raw_data=dict(zip(objective_names, finite_or_worst(np.asarray(y)).tolist())))
     try:
         while f.remaining > 0:
             for index, parameters in client.get_next_trials(max_trials=1).items():

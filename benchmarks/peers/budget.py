@@ -64,7 +64,8 @@ class FreeTrials:
         """The trials that are points of the space: ``k x dim`` points and their ``k x m`` scores."""
         rows = [i for i, x in enumerate(self.X) if x is not None]
         X = np.asarray([self.X[i] for i in rows], dtype=float).reshape(len(rows), dim)
-        Y = np.asarray([self.Y[i] for i in rows], dtype=float).reshape(len(rows), -1)
+        m = len(self.Y[0]) if self.Y else 0  # not -1: no trial in the space leaves nothing to infer it from
+        Y = np.asarray([self.Y[i] for i in rows], dtype=float).reshape(len(rows), m)
         return X, Y
 
     @property

@@ -8,6 +8,11 @@ per objective, and the hypervolume reference point fixed from the initial data
 BoTorch multi-objective tutorial the recipe builds on (128 QMC samples, 10
 restarts, 512 raw samples, sequential greedy batches).
 
+A warm run puts the free in-space points (``f.free``) in the GP's history
+from the first fit, next to the ten random points (which stay, as
+published); the reference point is the worst initial score over every point
+it then has, free ones included.
+
 References:
     Li et al. It's Morphing Time: Unleashing the Potential of Multiple LLMs
     via Multi-objective Optimization. 2024.
@@ -42,15 +47,23 @@ def run_mmmo_paper(f: EvaluationBudget, dim: int, seed: int, num_restarts: int =
 
     bounds = torch.stack([torch.zeros(dim), torch.ones(dim)]).double()
     generator = torch.Generator().manual_seed(seed)
+    free_X, free_Y = f.free.in_space(dim) if f.free is not None else (np.zeros((0, dim)), None)
+
+    def history() -> tuple[torch.Tensor, torch.Tensor]:
+        """Every point the recipe has, free ones first: ``n x d`` and ``n x m`` (failed scores as 0)."""
+        X = np.concatenate([free_X, np.asarray(f.trace.X).reshape(-1, dim)])
+        Y = [*([] if free_Y is None else free_Y.tolist()), *f.trace.Y]
+        return (torch.as_tensor(X, dtype=torch.float64),
+                torch.as_tensor(finite_or_worst(np.asarray(Y, dtype=float)), dtype=torch.float64))
+
     try:
         for x in torch.rand(min(MMMO_PAPER_INITIAL, f.remaining), dim, generator=generator, dtype=torch.float64):
             f(x.tolist())
-        ref_point = torch.as_tensor(finite_or_worst(np.asarray(f.trace.Y)), dtype=torch.float64).min(dim=0).values  # m
+        ref_point = history()[1].min(dim=0).values  # m
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             while f.remaining > 0:
-                X = torch.tensor(f.trace.X, dtype=torch.float64)  # n x d
-                Y = torch.as_tensor(finite_or_worst(np.asarray(f.trace.Y)), dtype=torch.float64)  # n x m
+                X, Y = history()  # n x d, n x m
                 model = ModelListGP(
                     *[SingleTaskGP(X, Y[:, j : j + 1], outcome_transform=Standardize(1)) for j in range(Y.shape[1])]
                 )

@@ -5,6 +5,13 @@ make it random search; the population is the initial design size instead, so
 the first generation is the same number of random points the other methods
 start from, and every later generation is ``initial`` offspring.
 
+A warm run hands pymoo its first population (``sampling=`` an array): the
+free in-space points (``f.free``), then pymoo's own random sampling up to
+``initial`` points (none when there are as many free points). The whole first
+population is evaluated through the budget, which already knows the free
+points and charges nothing for them, and told back, so NSGA-II's survival
+ranks the free points with the rest.
+
 References:
     K. Deb, A. Pratap, S. Agarwal, T. Meyarivan. A Fast and Elitist
     Multiobjective Genetic Algorithm: NSGA-II. IEEE TEVC 2002.
@@ -16,7 +23,24 @@ import numpy as np
 
 from peers.budget import BudgetExhausted, EvaluationBudget, finite_or_worst
 
-__all__ = ["run_pymoo_nsga2"]
+__all__ = ["first_population", "run_pymoo_nsga2"]
+
+
+def first_population(f: EvaluationBudget, problem, initial: int, seed: int) -> np.ndarray | None:
+    """The warm first population (``max(k, initial) x d``: the ``k`` free points, then random).
+
+    ``None`` (pymoo's own random first population) when no free trial is a point of the space.
+    """
+    from pymoo.operators.sampling.rnd import FloatRandomSampling
+
+    free_X = f.free.in_space(problem.n_var)[0] if f.free is not None else np.zeros((0, problem.n_var))
+    if not len(free_X):
+        return None
+    fill = max(initial - len(free_X), 0)
+    if not fill:
+        return free_X
+    random = FloatRandomSampling().do(problem, fill, random_state=np.random.default_rng(seed)).get("X")  # fill x d
+    return np.concatenate([free_X, np.asarray(random).reshape(fill, problem.n_var)])
 
 
 def run_pymoo_nsga2(f: EvaluationBudget, dim: int, num_objectives: int, initial: int, seed: int) -> None:
@@ -27,7 +51,8 @@ def run_pymoo_nsga2(f: EvaluationBudget, dim: int, num_objectives: int, initial:
     from pymoo.problems.static import StaticProblem
 
     problem = Problem(n_var=dim, n_obj=num_objectives, xl=np.zeros(dim), xu=np.ones(dim))
-    algorithm = NSGA2(pop_size=initial)
+    warm = first_population(f, problem, initial, seed)
+    algorithm = NSGA2(pop_size=initial) if warm is None else NSGA2(pop_size=initial, sampling=warm)
     algorithm.setup(problem, seed=seed, termination=("n_eval", 10**9), verbose=False)
     try:
         while f.remaining > 0:

@@ -54,14 +54,24 @@ def test_every_method_spends_the_budget_and_reports(tiny_zoo, tmp_path: Path) ->
     for name, figures in result["methods"].items():
         # A fraction of the union front of every point found, so never above 1.
         assert 0.0 <= figures["hv_at_budget"] <= 1.0 + 1e-9, name
-        assert figures["evals_to_90"] is None or 1 <= figures["evals_to_90"] <= BUDGET, name
+        # 0: the free reference trials alone reach it (warm runs).
+        assert figures["evals_to_90"] is None or 0 <= figures["evals_to_90"] <= BUDGET, name
+        assert 0.0 < figures["hv_start"] <= figures["hv_at_budget"] + 1e-12, name
     assert result["reference_hv"] > 0.0
 
-    runs = json.loads((tmp_path / "search_efficiency_runs.json").read_text())["runs"]
+    saved = json.loads((tmp_path / "search_efficiency_runs.json").read_text())
+    runs = saved["runs"]
+    free = {tuple(round(v, 6) for v in x) for x in saved["settings"]["free"]["X"] if x is not None}
+    assert saved["settings"]["warm"] and free  # warm by default, with reference trials in the space
     for run in runs:
-        # Every method is charged exactly the budget, each point once.
+        # Every method is charged exactly the budget, each point once, and nothing for the free points.
+        charged = {tuple(round(v, 6) for v in x) for x in run["X"]}
         assert len(run["X"]) == BUDGET, run["method"]
-        assert len({tuple(round(v, 6) for v in x) for x in run["X"]}) == BUDGET, run["method"]
+        assert len(charged) == BUDGET and not charged & free, run["method"]
+    # The paired comparison is about mmmo's qLogNEHVI, against the best of the others and Ax.
+    assert result["primary"] == "mmmo-qlognehvi" and result["best_peer"] not in ("mmmo-qlognehvi", "mmmo-qlognparego")
+    assert result["paired"]["versus_ax"]["ahead"].endswith("of 1")
+    assert set(result["evals_to_best_peer_final"]) == set(METHODS) and result["targets"]["primary"] == "mmmo-qlognehvi"
     # mmmo's model-based methods open with the campaign's initial design: the centre first.
     first = {r["method"]: r["X"][0] for r in runs}
     assert first["mmmo-qlognehvi"] == first["mmmo-qlognparego"] == [0.5] * len(first["sobol"])
@@ -114,7 +124,7 @@ def test_runs_of_other_settings_are_summarised_side_by_side(search_efficiency, t
     assert set(result["methods"]) == {"mmmo-qlognehvi", "mmmo-qlognehvi[wide]", "sobol"}
     assert result["methods"]["mmmo-qlognehvi[wide]"]["hv_at_budget"] > result["methods"]["mmmo-qlognehvi"]["hv_at_budget"]
     # A tagged run of mmmo's own proposer is not a peer to beat, nor a rival for the highest hypervolume.
-    assert result["targets"]["best_peer_by_hv"] == "sobol"
+    assert result["targets"]["best_peer"] == result["best_peer"] == "sobol"
     assert result["targets"]["highest_hv_at_budget"]
     assert "| mmmo-qlognehvi[wide] |" in (tmp_path / "out" / "search_efficiency.md").read_text()
 
@@ -214,3 +224,107 @@ def test_only_seeds_summarises_the_chosen_seeds_alone(search_efficiency, tmp_pat
     assert sorted((r["method"], r["seed"]) for r in saved["runs"]) == [("ax", 0), ("sobol", 0)]
     with pytest.raises(SystemExit, match="no run of these seeds"):
         search_efficiency.main(["--from-runs", str(one), "--only-seeds", "5", "--out", str(tmp_path / "none")])
+
+
+def _flat_runs_file(path: Path, rows_by_method: dict[str, dict[int, list[float]]], budget: int = 4,
+                    free: list[list[float]] | None = None) -> Path:
+    """A runs file whose points are all on the diagonal ``[v, v]``: each front is its best point.
+
+    ``rows_by_method``: method -> seed -> the ``v`` of each evaluation. With the
+    anchors below the reference point is ``[-0.1, -0.1]``, so a run's
+    hypervolume grows with its best ``v``.
+    """
+    runs = [{"method": method, "seed": seed, "X": [[0.5, 0.5]] * budget, "Y": [[v, v] for v in values],
+             "seconds_eval": [0.1] * budget, "seconds_wall": 1.0, "seconds_propose": 0.5 + seed}
+            for method, by_seed in rows_by_method.items() for seed, values in by_seed.items()]
+    settings = {"zoo": "tiny", "seeds": 6, "budget": budget, "initial": 1, "limit": 16, "tasks": ["a", "b"], "dim": 2,
+                "merges_computed": 0, "wall_seconds": 1.0, "warm": free is not None,
+                "free": None if free is None else {"labels": [f"r{i}" for i in range(len(free))],
+                                                   "X": [None] * len(free), "Y": free}}
+    path.write_text(json.dumps({"settings": settings, "anchors": {"base": [0.0, 0.0], "a": [1.0, 0.0], "b": [0.0, 1.0]},
+                                "campaign_ref_point": [-0.1, -0.1], "runs": runs, "failures": {}}))
+    return path
+
+
+SIX = range(6)
+#: mmmo reaches 0.6 on seeds 0-3 (0.5, past sobol's 0.45, at its third point) and stays at 0.1 on seeds 4-5;
+#: Ax ends at 0.4 and sobol at 0.45 on every seed, so sobol is the best peer.
+PAIRED = {
+    "mmmo-qlognehvi": {s: [0.1, 0.3, 0.5, 0.6] if s < 4 else [0.1] * 4 for s in SIX},
+    "ax": {s: [0.2, 0.2, 0.2, 0.4] for s in SIX},
+    "sobol": {s: [0.45] * 4 for s in SIX},
+}
+
+
+def test_paired_seeds_wins_and_evaluations_to_the_best_peers_final_hv(search_efficiency, tmp_path: Path) -> None:
+    runs = _flat_runs_file(tmp_path / "runs.json", PAIRED)
+    result = search_efficiency.main(["--from-runs", str(runs), "--out", str(tmp_path / "out")])
+    assert result["primary"] == "mmmo-qlognehvi" and result["best_peer"] == "sobol"
+    # Hypervolume fractions: (v + 0.1)^2 / 0.7^2 against the union front's best point, 0.6.
+    assert result["best_peer_final_hv"] == pytest.approx(0.55**2 / 0.7**2)
+    versus_peer, versus_ax = result["paired"]["versus_best_peer"], result["paired"]["versus_ax"]
+    assert [row["ahead"] for row in versus_peer["seeds"]] == [True] * 4 + [False] * 2
+    assert versus_peer["ahead"] == versus_ax["ahead"] == "4 of 6"
+    assert versus_ax["seeds"][0]["difference"] == pytest.approx(1.0 - 0.5**2 / 0.7**2)
+    reach = result["evals_to_best_peer_final"]
+    # mmmo: 3 evaluations on seeds 0-3, never on seeds 4-5 (counted budget + 1 = 5); Ax never; sobol at once.
+    assert reach["mmmo-qlognehvi"] == {"mean_censored": pytest.approx((4 * 3 + 2 * 5) / 6), "reached": "4/6"}
+    assert reach["ax"] == {"mean_censored": 5.0, "reached": "0/6"}
+    assert reach["sobol"] == {"mean_censored": 1.0, "reached": "6/6"}
+    found = result["targets"]
+    assert found["highest_hv_at_budget"] and found["ahead_of_ax_on_4_of_6_seeds"]
+    assert found["ahead_of_best_peer_on_4_of_6_seeds"] and found["seeds_ahead_of_ax"] == "4 of 6"
+    assert found["evals_to_best_peer_final"] == pytest.approx(22 / 6) and not found["best_peer_final_in_60_percent"]
+    assert found["seconds_propose_per_run"] == pytest.approx(3.0)  # 0.5 + seed, over seeds 0-5
+    table = (tmp_path / "out" / "search_efficiency.md").read_text()
+    assert "mmmo-qlognehvi against the best peer, sobol, per seed" in table
+    assert "mmmo-qlognehvi against Ax, ax, per seed" in table and "| 4 | 0.082 | 0.510 | -0.429 | no |" in table
+    assert "evals to sobol's final HV (0.617)" in table and "| 3.7 (4/6 seeds) |" in table
+
+    # One seed fewer ahead of Ax: 3 of 6 misses the target.
+    PAIRED_3 = {**PAIRED, "ax": {**PAIRED["ax"], 0: [0.2, 0.2, 0.2, 0.7]}}
+    result = search_efficiency.main(["--from-runs", str(_flat_runs_file(tmp_path / "r3.json", PAIRED_3)),
+                                     "--out", str(tmp_path / "out3")])
+    assert result["targets"]["seeds_ahead_of_ax"] == "3 of 6" and not result["targets"]["ahead_of_ax_on_4_of_6_seeds"]
+
+
+def test_primary_may_be_a_tagged_run_and_tagged_runs_are_no_peers(search_efficiency, tmp_path: Path) -> None:
+    rows = {**PAIRED, "mmmo-qlognehvi[warp]": {s: [0.3] * 4 for s in SIX}, "sobol[other]": {s: [0.9] * 4 for s in SIX}}
+    runs = _flat_runs_file(tmp_path / "runs.json", rows)
+    result = search_efficiency.main(["--from-runs", str(runs), "--primary", "mmmo-qlognehvi[warp]",
+                                     "--out", str(tmp_path / "out")])
+    assert result["primary"] == result["targets"]["primary"] == "mmmo-qlognehvi[warp]"
+    assert result["best_peer"] == "sobol"  # not sobol[other], a run of other settings
+    assert result["paired"]["versus_best_peer"]["ahead"] == "0 of 6"
+    # Against the untagged methods: mmmo-qlognehvi's mean is higher than [warp]'s.
+    assert not result["targets"]["highest_hv_at_budget"]
+    assert result["evals_to_best_peer_final"]["mmmo-qlognehvi[warp]"]["reached"] == "0/6"
+    # A primary with no runs: every method's evaluations to the best peer's HV, and nothing paired.
+    result = search_efficiency.main(["--from-runs", str(runs), "--primary", "mmmo-saas", "--out", str(tmp_path / "o2")])
+    assert result["paired"] == {} and result["targets"] == {} and result["best_peer"] == "sobol"
+
+
+def test_warm_runs_count_the_free_trials_from_evaluation_zero(search_efficiency, tmp_path: Path) -> None:
+    # The free trials alone ([0.58, 0.58]) beat every peer's own points: the best peer's final HV is theirs,
+    # and every method has reached it at evaluation 0.
+    runs = _flat_runs_file(tmp_path / "runs.json", PAIRED, free=[[0.58, 0.58], [0.0, 0.0]])
+    result = search_efficiency.main(["--from-runs", str(runs), "--out", str(tmp_path / "out")])
+    start = 0.68**2 / 0.7**2
+    assert all(m["hv_start"] == pytest.approx(start) for m in result["methods"].values())
+    assert result["best_peer_final_hv"] == pytest.approx(start)
+    assert {name: r["mean_censored"] for name, r in result["evals_to_best_peer_final"].items()} == {
+        "mmmo-qlognehvi": 0.0, "ax": 0.0, "sobol": 0.0}
+    assert result["methods"]["sobol"]["evals_to_90"] == 0.0 and result["methods"]["sobol"]["evals_to_95"] is None
+    # mmmo's 0.6 on seeds 0-3 tops the free trials; on seeds 4-5 it ties the peers, and a tie is no win.
+    assert result["paired"]["versus_ax"]["ahead"] == "4 of 6"
+    assert [r["difference"] for r in result["paired"]["versus_ax"]["seeds"]][4:] == [0.0, 0.0]
+    assert result["methods"]["mmmo-qlognehvi"]["evals_to_95"] is None
+    assert result["methods"]["mmmo-qlognehvi"]["reached_95"] == "4/6"
+
+
+def test_the_plotted_curve_starts_at_evaluation_zero_when_warm(search_efficiency) -> None:
+    figures = {"curve_mean": [0.4, 0.6], "curve_std": [0.1, 0.1], "hv_start": 0.3, "warm": True}
+    steps, mean, std = search_efficiency.curve_points(figures)
+    assert steps.tolist() == [0, 1, 2] and mean.tolist() == [0.3, 0.4, 0.6] and std.tolist() == [0.0, 0.1, 0.1]
+    steps, mean, _ = search_efficiency.curve_points({**figures, "warm": False, "hv_start": 0.0})
+    assert steps.tolist() == [1, 2] and mean.tolist() == [0.4, 0.6]
