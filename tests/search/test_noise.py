@@ -69,9 +69,9 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
     seen = []
     real = gp_module.fit_gp
 
-    def spy(X, Y, cache=None, options=None, Yvar=None, warp=False):
+    def spy(X, Y, cache=None, options=None, Yvar=None):
         seen.append(Yvar)
-        return real(X, Y, cache, options, Yvar, warp)
+        return real(X, Y, cache, options, Yvar)
 
     monkeypatch.setattr(gp_module, "fit_gp", spy)
     X, Y = data()

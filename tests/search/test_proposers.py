@@ -78,9 +78,9 @@ def test_failed_rows_are_left_out_of_the_model_and_pending_points_passed(monkeyp
     pending = torch.full((1, 3), 0.5, dtype=torch.float64)
     seen = {}
 
-    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None, warp=False):
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None):
         seen["X"], seen["Y"] = X_fit, Y_fit
-        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar, warp)
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar)
 
     original = qlognehvi_module.NativeQLogNEHVI
 
@@ -183,9 +183,9 @@ def test_only_warm_started_fits_are_capped(monkeypatch):
     X, Y = problem(n=12)
     seen = []
 
-    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None, warp=False):
+    def recording_fit(X_fit, Y_fit, cache=None, optimizer_options=None, Yvar=None):
         seen.append(optimizer_options)
-        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar, warp)
+        return fit_gp(X_fit, Y_fit, cache, optimizer_options, Yvar)
 
     monkeypatch.setattr(gp_module, "fit_gp", recording_fit)
     proposer = make_proposer("qlognehvi", warm_fit_maxiter=7)
@@ -216,22 +216,3 @@ def test_ftol_stops_the_acquisition_optimiser_sooner(monkeypatch):
         evaluations[ftol] = len(calls)
     assert evaluations[1e-1] < evaluations[1e-12], evaluations
     assert points[1e-1].shape == points[1e-12].shape == (1, 3)
-
-
-def test_warped_inputs_fit_a_warp_per_objective_and_propose_inside_the_cube():
-    from botorch.models.transforms.input import Warp
-
-    from mmmo.search.proposers.gp import fit_gp
-
-    torch.manual_seed(0)
-    X = torch.rand(12, 3, dtype=torch.float64)
-    Y = torch.stack([X[:, 0] ** 4, 1 - X[:, 1]], dim=-1)
-    models = fit_gp(X, Y, warp=True)
-    assert all(isinstance(m.input_transform, Warp) for m in models.models)
-    # Each objective learns its own warping: a sharp 0-th input for the first, none for the second.
-    c = [m.input_transform.concentration1.detach() for m in models.models]
-    assert not torch.allclose(c[0], c[1])
-    out = make_proposer("qlognehvi", seed=0, warp=True, num_restarts=1, raw_samples=8, maxiter=2).propose(
-        X, Y, torch.zeros(0, 3, dtype=torch.float64), 2, torch.tensor([-0.1, -0.1], dtype=torch.float64)
-    )
-    assert out.shape == (2, 3) and bool(((out >= 0) & (out <= 1)).all())

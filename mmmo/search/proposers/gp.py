@@ -26,7 +26,6 @@ from botorch.acquisition import AcquisitionFunction
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
-from botorch.models.transforms.input import Warp
 from botorch.optim import optimize_acqf
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
@@ -57,38 +56,18 @@ class HyperparameterCache:
         return list(self._store.values())
 
 
-def input_warping(d: int) -> Warp:
-    """A learned Kumaraswamy CDF per input (BoTorch's ``Warp``), with the priors of BoTorch's warping tutorial.
-
-    It lets the GP stretch the part of an axis where the score changes fast
-    (a weight past which a merge breaks) and compress the rest, where one
-    stationary lengthscale per axis cannot.
-
-    References:
-        J. Snoek, K. Swersky, R. Zemel, R. P. Adams. Input Warping for Bayesian
-        Optimization of Non-Stationary Functions. ICML 2014.
-    """
-    from gpytorch.priors import LogNormalPrior
-
-    return Warp(
-        d, indices=list(range(d)), bounds=torch.stack([torch.zeros(d), torch.ones(d)]).double(),
-        concentration1_prior=LogNormalPrior(0.0, 0.75**0.5), concentration0_prior=LogNormalPrior(0.0, 0.75**0.5),
-    )
-
-
 def _fit_one(
     X: Tensor,
     y: Tensor,
     warm: dict[str, Tensor] | None,
     optimizer_options: dict[str, Any] | None,
     yvar: Tensor | None = None,
-    warp: bool = False,
 ) -> SingleTaskGP:
     d = X.shape[-1]
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X)
-    # The inputs are in the unit cube already: warping replaces the (identity) normalisation.
-    transform = input_warping(d).to(X) if warp else Normalize(d, bounds=bounds)
-    model = SingleTaskGP(X, y, train_Yvar=yvar, input_transform=transform, outcome_transform=Standardize(1))
+    model = SingleTaskGP(
+        X, y, train_Yvar=yvar, input_transform=Normalize(d, bounds=bounds), outcome_transform=Standardize(1)
+    )
     if warm is not None:
         with torch.no_grad():
             for name, parameter in model.named_parameters():
@@ -105,7 +84,6 @@ def fit_gp(
     cache: HyperparameterCache | None = None,
     optimizer_options: dict[str, Any] | None = None,
     Yvar: Tensor | None = None,
-    warp: bool = False,
 ) -> ModelListGP:
     """Fit a GP per objective to ``X`` (``n x d``, unit cube) and ``Y`` (``n x m``), float64.
 
@@ -117,7 +95,6 @@ def fit_gp(
         optimizer_options: Options of the L-BFGS-B fit (e.g. ``maxiter``).
         Yvar: ``n x m`` observation variances; objective ``j`` gets a fixed-noise
             GP when its column is all finite, else one that infers its noise.
-        warp: Learn a warping of each input (:func:`input_warping`).
     """
     d = X.shape[-1]
     models = []
@@ -125,7 +102,7 @@ def fit_gp(
         key = (d, j)
         yvar = _noise_column(Yvar, j)
         model = _fit_one(
-            X, Y[:, j : j + 1], cache.get(key) if cache is not None else None, optimizer_options, yvar, warp
+            X, Y[:, j : j + 1], cache.get(key) if cache is not None else None, optimizer_options, yvar
         )
         if cache is not None:
             cache.put(key, {name: value.detach().clone() for name, value in model.named_parameters()})
@@ -147,17 +124,13 @@ def surrogate(
     Yvar: Tensor | None = None,
     cache: HyperparameterCache | None = None,
     optimizer_options: dict[str, Any] | None = None,
-    warp: bool = False,
 ) -> SingleTaskGP | ModelListGP:
     """The fitted GPs of ``fit_gp``, batched into one model where their noise models allow.
 
     A batch needs one likelihood for all members: every objective with fixed
-    noise, or none. Otherwise, and with ``warp`` (each member warps its
-    inputs its own way), the members stay a ``ModelListGP``.
+    noise, or none. Otherwise the members stay a ``ModelListGP``.
     """
-    model_list = fit_gp(X, Y, cache, optimizer_options, Yvar, warp)
-    if warp:
-        return model_list
+    model_list = fit_gp(X, Y, cache, optimizer_options, Yvar)
     fixed = [_noise_column(Yvar, j) is not None for j in range(Y.shape[-1])]
     if all(fixed):
         return batched_model(model_list, X, Y, Yvar)
@@ -218,7 +191,6 @@ class GPProposer:
         categorical: Column index -> allowed unit values of the space's
             categorical coordinates (:attr:`~mmmo.search.space.SearchSpace.categorical`);
             they are snapped and enumerated (:mod:`~mmmo.search.proposers.mixed`).
-        warp: Learn a warping of each input before the kernel (:func:`input_warping`).
 
     With fewer than two complete observations there is nothing to model and the
     proposal falls back to the Sobol design.
@@ -237,10 +209,8 @@ class GPProposer:
         warm_fit_maxiter: int | None = 50,
         ftol: float | None = None,
         categorical: Categorical | None = None,
-        warp: bool = False,
     ) -> None:
         self.seed = seed
-        self.warp = warp
         self.categorical = check_categorical(categorical)
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
@@ -278,7 +248,7 @@ class GPProposer:
         """The surrogate of ``X`` (``n x d``) and ``Y`` (``n x m``, observation
         variances ``Yvar`` where known): a GP per objective, batched where their
         noise models allow."""
-        return surrogate(X, Y, Yvar, self.hyperparameters, self._fit_options(), warp=self.warp)
+        return surrogate(X, Y, Yvar, self.hyperparameters, self._fit_options())
 
     def _candidates(
         self, model: SingleTaskGP | ModelListGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None

@@ -94,11 +94,9 @@ class QLogNEHVIProposer(GPProposer):
         ftol: float | None = None,
         max_baseline: int | None = 16,
         categorical: Categorical | None = None,
-        warp: bool = False,
     ) -> None:
         super().__init__(
-            seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol, categorical,
-            warp,
+            seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol, categorical
         )
         if max_baseline is not None and max_baseline < 1:
             raise ValueError(f"max_baseline must be at least 1 (or None), got {max_baseline}")
