@@ -39,8 +39,10 @@ __all__ = [
     "write_config",
 ]
 
-#: Searched trials of the default demo (references not counted).
-DEMO_TRIALS = 20
+#: Searched trials of the default demo (references not counted): the design's
+#: five, then enough qLogNEHVI batches for the search to find trade-offs
+#: between pairs of experts that neither the design nor any recipe reaches.
+DEMO_TRIALS = 40
 #: Sobol trials before the Bayesian proposer takes over.
 DEMO_INITIAL = 8
 #: Trials proposed at once: one qLogNEHVI proposal per batch of four keeps the
