@@ -9,7 +9,8 @@ initial design; if it stops early it restarts with a new seed.
 A warm run starts (and restarts) from the free in-space point (``f.free``)
 of best mean score instead: CMA-ES takes one start point and no scored
 history, and the mean score is the very objective it minimises, so the best
-point a campaign already knows is where a user would centre it. Restarts keep
+point a campaign already knows is where a user would centre it (a tie goes to
+the first in the campaign's order: base, sources, recipes). Restarts keep
 that rule, so every restart differs only in its seed, as cold restarts do.
 
 References:
