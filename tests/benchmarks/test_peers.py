@@ -129,12 +129,18 @@ def test_ax_holds_the_free_points_as_completed_trials_before_its_own(monkeypatch
     assert f.trace.X[0] != [0.5, 0.5, 0.5]
 
 
-def test_optuna_tpe_study_holds_the_free_points_from_the_start(monkeypatch):
+@pytest.fixture
+def studies(monkeypatch):
+    """Every Optuna study a peer creates, kept for the test to read."""
     import optuna
 
-    studies = []
+    created = []
     create = optuna.create_study
-    monkeypatch.setattr(optuna, "create_study", lambda **kw: studies.append(create(**kw)) or studies[-1])
+    monkeypatch.setattr(optuna, "create_study", lambda **kw: created.append(create(**kw)) or created[-1])
+    return created
+
+
+def test_optuna_tpe_study_holds_the_free_points_from_the_start(studies):
     f = warm_budget(5)
     run_optuna(f, "tpe", 3, 2, 4, seed=0, categorical={0: CATEGORIES})
     trials = studies[0].trials
@@ -145,12 +151,7 @@ def test_optuna_tpe_study_holds_the_free_points_from_the_start(monkeypatch):
     assert_free_points_cost_nothing(f, 5)
 
 
-def test_optuna_nsga2_first_generation_holds_the_free_points(monkeypatch):
-    import optuna
-
-    studies = []
-    create = optuna.create_study
-    monkeypatch.setattr(optuna, "create_study", lambda **kw: studies.append(create(**kw)) or studies[-1])
+def test_optuna_nsga2_first_generation_holds_the_free_points(studies):
     f = warm_budget(6)
     run_optuna(f, "nsga2", 3, 2, 4, seed=0, categorical={0: CATEGORIES})
     assert not [x for x in f.asked if x in FREE_POINTS]  # added, never asked
