@@ -38,7 +38,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import json_ready  # noqa: E402
-from search_efficiency import MMMO_METHODS, MODEL_LEVEL, hv_curve, load_runs, untagged  # noqa: E402
+from search_efficiency import MODEL_LEVEL, load_runs  # noqa: E402
+from search_summary import MMMO_METHODS, hv_curve, untagged  # noqa: E402
 
 #: Share of the budget in which ``--ours`` must reach the best peer's final hypervolume.
 SPEED_TARGET = 0.6

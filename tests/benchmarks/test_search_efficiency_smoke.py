@@ -323,8 +323,10 @@ def test_warm_runs_count_the_free_trials_from_evaluation_zero(search_efficiency,
 
 
 def test_the_plotted_curve_starts_at_evaluation_zero_when_warm(search_efficiency) -> None:
+    import search_summary  # beside search_efficiency, on the path the fixture set
+
     figures = {"curve_mean": [0.4, 0.6], "curve_std": [0.1, 0.1], "hv_start": 0.3, "warm": True}
-    steps, mean, std = search_efficiency.curve_points(figures)
+    steps, mean, std = search_summary.curve_points(figures)
     assert steps.tolist() == [0, 1, 2] and mean.tolist() == [0.3, 0.4, 0.6] and std.tolist() == [0.0, 0.1, 0.1]
-    steps, mean, _ = search_efficiency.curve_points({**figures, "warm": False, "hv_start": 0.0})
+    steps, mean, _ = search_summary.curve_points({**figures, "warm": False, "hv_start": 0.0})
     assert steps.tolist() == [1, 2] and mean.tolist() == [0.4, 0.6]
