@@ -42,7 +42,8 @@ def run_ax(f: EvaluationBudget, dim: int, objective_names: list[str], initial: i
     from ax.api.client import Client
     from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 
-    for name in ("ax", "ax.api", "ax.modelbridge", "ax.generation_strategy", "ax.service"):
+    for name in ("ax", "ax.api", "ax.api.client", "ax.modelbridge", "ax.generation_strategy", "ax.service",
+                 "ax.storage.sqa_store.with_db_settings_base"):
         logging.getLogger(name).setLevel(logging.WARNING)
     client = Client(random_seed=seed)
     names = [f"x{i}" for i in range(dim)]
