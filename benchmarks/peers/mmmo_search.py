@@ -7,7 +7,7 @@ the centre, then Sobol points of the campaign seed) for the first
 :func:`~mmmo.search.proposers.design.design_size` evaluations; then one proposer
 instance (its GP hyperparameter cache lives across calls) asked for batches
 of ``batch_size`` (the demo's 1) with the full history, nothing pending, each
-score's binomial variance as observation noise, and the campaign's reference
+score's binomial variance (``Yvar``), and the campaign's reference
 point (inferred from the base and expert scores). Every method sees exactly
 the points it paid for and the free ones.
 """
@@ -60,7 +60,6 @@ def run_mmmo(
     examples: int | None = None,
     design: str = "subsets",
     count_free: bool = True,
-    noise: bool = True,
     **options,
 ) -> None:
     """Spend ``f``'s budget with mmmo's ``proposer_name`` (``qlognehvi``, ``qlognparego``, ``sobol``, ``random``).
@@ -68,11 +67,12 @@ def run_mmmo(
     ``anchors``: the design's points after the centre (a campaign's: the
     sources' subset merges). ``examples``: test examples per objective (each
     score's noise). ``design`` (``subsets``: the campaign's; ``centre``: the
-    centre then Sobol; ``sobol``: Sobol points only), ``count_free``
-    (free points count toward the initial design) and ``noise`` are the
-    campaign's choices, switchable to measure what each is worth. ``options``
-    go to the model-based proposer (e.g. ``num_restarts``); none by default, as
-    in a campaign.
+    centre then Sobol; ``sobol``: Sobol points only) and ``count_free``
+    (free points count toward the initial design) are the campaign's choices,
+    switchable to measure what each is worth. ``options`` go to the
+    model-based proposer (e.g. ``num_restarts``, ``observation_noise``); none
+    by default, as in a campaign. Each score's variance is passed as a
+    campaign passes it; the proposer decides whether to use it.
     """
     from mmmo.search.proposers.design import InitialDesign, design_size
     from mmmo.search.proposers import make_proposer
@@ -100,7 +100,7 @@ def run_mmmo(
             use_design = f.used < n_design or (searches and modelled < 2)
             chosen = opener if use_design else proposer
             n = min(batch_size, f.remaining, n_design - f.used) if f.used < n_design else min(batch_size, f.remaining)
-            Yvar = binomial_variance(Y, examples) if noise and not use_design and accepts_noise(chosen) else None
+            Yvar = binomial_variance(Y, examples) if not use_design and accepts_noise(chosen) else None
             extra = {"Yvar": Yvar} if Yvar is not None else {}
             candidates = chosen.propose(X, Y, torch.zeros(0, dim, dtype=torch.float64), n, ref, **extra)  # n x d
             for x in candidates:

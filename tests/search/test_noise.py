@@ -77,8 +77,13 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
     X, Y = data()
     Y[2] = math.nan  # a failed trial: its row leaves X, Y and Yvar alike
     Yvar = torch.full_like(Y, 0.02)
-    out = make_proposer("qlognehvi", num_restarts=1, raw_samples=8, maxiter=2).propose(
+    out = make_proposer("qlognehvi", num_restarts=1, raw_samples=8, maxiter=2, observation_noise=True).propose(
         X, Y, torch.zeros(0, 2, dtype=torch.float64), 1, Yvar=Yvar
     )
     assert out.shape == (1, 2)
     assert seen[0].shape == (11, 2) and torch.all(seen[0] == 0.02)
+    # By default the GP infers its noise: the variances it is given are not fitted.
+    make_proposer("qlognehvi", num_restarts=1, raw_samples=8, maxiter=2).propose(
+        X, Y, torch.zeros(0, 2, dtype=torch.float64), 1, Yvar=Yvar
+    )
+    assert seen[1] is None

@@ -94,9 +94,11 @@ class QLogNEHVIProposer(GPProposer):
         ftol: float | None = None,
         max_baseline: int | None = 16,
         categorical: Categorical | None = None,
+        observation_noise: bool = False,
     ) -> None:
         super().__init__(
-            seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol, categorical
+            seed, num_restarts, raw_samples, mc_samples, maxiter, warm_start, warm_fit_maxiter, ftol, categorical,
+            observation_noise,
         )
         if max_baseline is not None and max_baseline < 1:
             raise ValueError(f"max_baseline must be at least 1 (or None), got {max_baseline}")
