@@ -19,7 +19,8 @@ source alone, the recipe of the space's method: see
 :meth:`~mmmo.search.space.SearchSpace.try_encode`) are observations of the
 space too. :func:`design_size` counts them toward ``budget.initial``, so a
 campaign whose references already cover the corners spends fewer
-evaluations on quasi-random points; the centre is always evaluated.
+evaluations on quasi-random points; the centre and the subset merges are
+always evaluated.
 """
 
 from __future__ import annotations
