@@ -52,7 +52,7 @@ def test_valid_config_has_defaults_and_resolved_names():
         ({"budget": {"trials": 0}}, "c.yaml: budget.trials: Input should be greater than 0"),
         ({"budget": {"trials": "many"}}, "c.yaml: budget.trials: Input should be a valid integer"),
         ({"budget": {"trials": 3, "initial": 5}}, "budget.initial (5) exceeds budget.trials (3)"),
-        ({"proposer": "ehvi"}, "c.yaml: proposer: Value error, unknown proposer 'ehvi'; expected one of sobol, random, qlognehvi, qlognparego"),
+        ({"proposer": "ehvi"}, "c.yaml: proposer: Value error, unknown proposer 'ehvi'; expected one of design, sobol, random, qlognehvi, qlognparego"),
         ({"device": "tpu"}, "c.yaml: device: Input should be 'auto', 'cpu' or 'cuda'"),
         ({"dtype": "int8"}, "c.yaml: dtype: Input should be 'auto', 'float32', 'bfloat16' or 'float16'"),
         ({"models": []}, "c.yaml: models: List should have at least 1 item"),

@@ -194,11 +194,13 @@ class GPProposer:
         observation_noise: Fit each objective's GP with the observation
             variances ``propose`` is given (``Yvar``: each score's squared
             standard error) as fixed noise. Off by default: on the search
-            benchmark a GP that infers its noise reached a higher hypervolume
-            (demo zoo, 100 examples per task: 0.701 against 0.627, ahead on 3 of
-            3 paired seeds; real zoo, 16 items per task: 0.644 against 0.506,
-            2 of 2), as the binomial error of a score near 0 or 1 over few
-            examples is as large as the differences the search must see.
+            benchmark (``docs/benchmarks/search_wins.md``, 6 seeds) a GP that
+            infers its noise reached a higher mean hypervolume on all four zoos
+            (real zoo, 16 items per task: 0.571 against 0.466, ahead on 5 of 6
+            paired seeds; demo zoo, 100 examples: 0.642 against 0.606, 4 of 6;
+            tiny and deep zoos: level), as the binomial error of a score near 0
+            or 1 over few examples is as large as the differences the search
+            must see.
             The multi-fidelity proposer always uses the variances: there they
             weigh a screening score against a full one.
 
