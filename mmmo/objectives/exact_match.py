@@ -52,13 +52,13 @@ from mmmo.objectives.certification import (
     ending_pool,
 )
 from mmmo.objectives.data import read_answer_rows, subsample
-from mmmo.objectives.generation import BatchOutput, decode_batch, greedy_decode
+from mmmo.objectives.generation import BatchOutput, decode_batch
 from mmmo.objectives.guard import measure
 from mmmo.objectives.prompts import AnswerMatching, PromptFormat, default_stop
 from mmmo.objectives.stats import mean_and_stderr
 from mmmo.objectives.tokens import answer_ids, pad_id_of, special_id
 
-__all__ = ["TIE_MARGIN", "ExactMatch", "greedy_decode"]
+__all__ = ["TIE_MARGIN", "ExactMatch"]
 
 
 #: What one more prompt batch costs on a CPU, in prompt tokens per decoding

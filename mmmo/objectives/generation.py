@@ -211,22 +211,6 @@ def _greedy(
         ).logits[:, -1]
 
 
-def greedy_decode(
-    model: Any,
-    batch: TokenBatch,
-    max_new_tokens: int,
-    eos_id: int,
-    pad_id: int,
-    stopped: Stopped | None = None,
-) -> Tensor:
-    """Greedy continuation of a left-padded batch, using the model's KV cache.
-
-    Returns:
-        ``B x max_new_tokens`` generated ids; after a row's end the row holds ``pad_id``.
-    """
-    return decode_batch(model, batch, max_new_tokens, eos_id, pad_id, stopped).generated
-
-
 def _takes_boolean_4d_mask(config: Any) -> bool:
     """Whether the model's attention reads a 4D boolean mask as given: SDPA
     attention with every layer attending to the full context (no sliding window)."""
