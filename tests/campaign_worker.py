@@ -35,7 +35,8 @@ def flaky(model, tokenizer) -> float:
 def ray_probe(model, tokenizer) -> float:
     """:func:`head_sum`, steered by files in the folder ``MMMO_TEST_FLAGS`` names (workers see it).
 
-    ``pause``: sleep that many seconds first, so a kill lands mid-trial.
+    ``pause``: sleep that many seconds first, so a kill lands mid-trial; while it sleeps,
+    ``pausing-PID`` holds the time its pause ends.
     ``oom``: the first call to remove it raises a CUDA-style out-of-memory error.
     """
     flags = os.environ.get("MMMO_TEST_FLAGS")
@@ -43,7 +44,13 @@ def ray_probe(model, tokenizer) -> float:
         pause = os.path.join(flags, "pause")
         if os.path.exists(pause):
             with open(pause) as f:
-                time.sleep(float(f.read() or 0))
+                seconds = float(f.read() or 0)
+            # Tells a test which worker is in its pause, and until when, so a kill lands mid-trial.
+            marker = os.path.join(flags, f"pausing-{os.getpid()}")
+            with open(marker, "w") as f:
+                f.write(repr(time.time() + seconds))
+            time.sleep(seconds)
+            os.remove(marker)
         try:
             os.remove(os.path.join(flags, "oom"))
         except FileNotFoundError:

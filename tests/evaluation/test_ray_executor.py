@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -47,27 +48,49 @@ def test_ray_campaign_reaches_its_budget_with_the_inline_plans_and_scores(ray_se
         )
 
 
-def test_worker_killed_mid_trial_loses_nothing_and_is_restarted(ray_session, tiny_zoo, tmp_path, flags):
-    write_flag(flags, "pause", "1.5")
-    killed: list[tuple[int, str]] = []
+def _kill_a_worker_in_its_pause(flags, searching, done, killed: list[int]) -> None:
+    """Once ``searching`` is set, SIGKILL the first worker with over a second of its pause left.
 
-    with Campaign.create(tmp_path / "c.sqlite", zoo_config(tiny_zoo, executor=ray_executor(2))) as campaign:
-
-        def kill_another_worker(report):
-            if killed or report.label is not None:
+    Only such a worker is surely mid-trial: one about to return may have sent its result already.
+    """
+    while not (searching.wait(0.1) or done.is_set()):
+        pass
+    while not done.is_set():
+        for marker in flags.glob("pausing-*"):
+            try:
+                left = float(marker.read_text()) - time.time()
+            except (FileNotFoundError, ValueError):  # removed, or being written
+                continue
+            if left > 1.0:
+                pid = int(marker.name.removeprefix("pausing-"))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
                 return
-            running = [r for r in campaign._store.trials(status="running")
-                       if r.worker != report.worker and ":" in r.worker]
-            if running:
-                os.kill(_pid(running[0].worker), signal.SIGKILL)
-                killed.append((running[0].trial_id, running[0].worker))
+        time.sleep(0.02)
 
-        campaign.run(callback=kill_another_worker)
-        records = {r.trial_id: r for r in campaign._store.trials()}
-    assert killed, "no trial was running on another worker when one finished"
-    trial_id, dead = killed[0]
-    assert records[trial_id].status == "complete" and records[trial_id].attempts == 2
-    assert records[trial_id].worker != dead
+
+def test_worker_killed_mid_trial_loses_nothing_and_is_restarted(ray_session, tiny_zoo, tmp_path, flags):
+    write_flag(flags, "pause", "3")
+    killed: list[int] = []
+    searching, done = threading.Event(), threading.Event()  # kill during the searched trials, not the references
+    killer = threading.Thread(target=_kill_a_worker_in_its_pause, args=(flags, searching, done, killed), daemon=True)
+    killer.start()
+
+    def on_report(report):
+        if report.label is None:
+            searching.set()
+
+    try:
+        with Campaign.create(tmp_path / "c.sqlite", zoo_config(tiny_zoo, executor=ray_executor(2))) as campaign:
+            campaign.run(callback=on_report)
+            records = {r.trial_id: r for r in campaign._store.trials()}
+    finally:
+        done.set()
+        killer.join()
+    assert killed, "no worker was in its pause during the searched trials"
+    dead = [r for r in records.values() if _pid(r.worker) == killed[0]]
+    rerun = [r for r in records.values() if r.attempts == 2]
+    assert len(rerun) == 1 and rerun[0].status == "complete" and rerun[0] not in dead  # re-run elsewhere
     searched = [r for r in records.values() if r.is_searched]
     assert len(searched) == 4 and all(r.status == "complete" for r in searched)  # never counted twice
     assert len({r.x for r in searched}) == 4
