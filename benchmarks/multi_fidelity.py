@@ -12,6 +12,10 @@ seeds:
   optimistic full-fidelity posterior (``fidelity.promote: posterior``);
 - ``mmmo-mf-input``: the same with the GP over ``[x, fidelity]`` (``surrogate: input``)
   instead of over ``x`` with the fidelity in the noise (``surrogate: noise``);
+- ``mmmo-momf`` / ``mmmo-hvkg``: a GP over ``[x, fidelity]``; each slot goes to
+  the new screen or the promotion that BoTorch's MOMF or multi-fidelity
+  hypervolume knowledge gradient values most per example
+  (``fidelity.acquisition``);
 - ``mmmo-sf``: single-fidelity qLogNEHVI, every trial a full evaluation;
 - ``sobol``: the Sobol design at full fidelity;
 - ``halving``: asynchronous successive halving over the Sobol design
@@ -53,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-METHODS = ("mmmo-mf", "mmmo-mf-input", "mmmo-sf", "sobol", "halving")
+METHODS = ("mmmo-mf", "mmmo-mf-input", "mmmo-momf", "mmmo-hvkg", "mmmo-sf", "sobol", "halving")
 
 
 def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict:
@@ -79,6 +83,8 @@ def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict
     if method.startswith("mmmo-mf"):
         fidelity.update(promote="posterior", beta=args.beta, eta=args.eta,
                         surrogate="input" if method == "mmmo-mf-input" else "noise")
+    elif method in ("mmmo-momf", "mmmo-hvkg"):
+        fidelity.update(promote="posterior", surrogate="input", acquisition=method.removeprefix("mmmo-"))
     else:
         fidelity.update(promote="halving", eta=args.eta)
     config["fidelity"] = fidelity
@@ -258,7 +264,7 @@ def report(paths: list[Path], out: Path) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--zoo", choices=("default", "tiny"), default="default")
+    parser.add_argument("--zoo", choices=("default", "tiny", "deep"), default="default")
     parser.add_argument("--limit", type=int, default=100, help="test examples per task")
     parser.add_argument("--trials", type=int, default=40, help="budget in full evaluations")
     parser.add_argument("--initial", type=int, default=8)
@@ -284,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         from mmmo.zoo import ZooConfig, build_zoo
 
-        zoo = build_zoo(ZooConfig.tiny() if args.zoo == "tiny" else ZooConfig(), progress=False)
+        zoo = build_zoo(getattr(ZooConfig, args.zoo)() if args.zoo != "default" else ZooConfig(), progress=False)
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         unknown = set(methods) - set(METHODS)
         if unknown:

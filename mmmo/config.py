@@ -337,12 +337,17 @@ class FidelityConfig(_Strict):
     fidelity front) or ``halving`` (asynchronous successive halving: the top
     ``1/eta`` of each rung by non-dominated rank). ``surrogate``: ``noise``
     (a GP over the point; a low fidelity is an unbiased, noisier score) or
-    ``input`` (a GP over point and fidelity).
+    ``input`` (a GP over point and fidelity). ``acquisition``: ``nehvi`` (the
+    rules above, new points by qLogNEHVI), or ``momf`` / ``hvkg``: each slot
+    goes to the new screen or the promotion that BoTorch's MOMF or multi-
+    fidelity hypervolume knowledge gradient values most per example scored
+    (needs ``surrogate: input``).
     """
 
     schedule: list[float] = Field(min_length=1)
     promote: Literal["posterior", "halving"] = "posterior"
     surrogate: Literal["noise", "input"] = "noise"
+    acquisition: Literal["nehvi", "momf", "hvkg"] = "nehvi"
     beta: float = Field(default=1.0, ge=0)
     eta: int = Field(default=2, ge=2)
 
@@ -357,6 +362,16 @@ class FidelityConfig(_Strict):
         if schedule[-1] != 1.0:
             raise ValueError(f"the last fidelity must be 1 (a full evaluation), got {schedule[-1]}")
         return schedule
+
+    @model_validator(mode="after")
+    def _acquisition_needs_fidelity_input(self) -> FidelityConfig:
+        if self.acquisition != "nehvi" and self.surrogate != "input":
+            raise ValueError(f"acquisition: {self.acquisition} values each fidelity on a GP over point and "
+                             f"fidelity; set surrogate: input (got {self.surrogate})")
+        if self.acquisition != "nehvi" and self.promote != "posterior":
+            raise ValueError(f"acquisition: {self.acquisition} chooses the promotions itself; "
+                             f"it needs promote: posterior (got {self.promote})")
+        return self
 
 
 class ExecutorConfig(_Strict):

@@ -152,7 +152,7 @@ class FidelityRounds:
         self.space = space
         self.proposer = MultiFidelityProposer(
             fidelity.schedule, seed=config.seed, promote=fidelity.promote, beta=fidelity.beta,
-            eta=fidelity.eta, surrogate=fidelity.surrogate,
+            eta=fidelity.eta, surrogate=fidelity.surrogate, acquisition=fidelity.acquisition,
         )
 
     def propose(

@@ -90,6 +90,23 @@ def test_an_examples_budget_stops_the_run(tiny_zoo, tmp_path):
     assert len(searched) < 100
 
 
+@pytest.mark.parametrize("acquisition", ["momf", "hvkg"])
+def test_a_cost_aware_campaign_screens_new_points_and_promotes_only_screens(tiny_zoo, tmp_path, acquisition):
+    from botorch.test_utils.mock import mock_optimize_context_manager
+
+    budget = {"trials": 8, "initial": 3, "batch_size": 1}
+    config = fidelity_config(tiny_zoo, budget=budget, surrogate="input", acquisition=acquisition)
+    with Campaign.create(tmp_path / "c.sqlite", config) as c, mock_optimize_context_manager():
+        c.run()
+        trials = c.trials().query("origin == 'searched'")
+    assert len(trials) == 8 and (trials["status"] == "complete").all()
+    assert (trials["proposer"] == "qlognehvi").any()  # the model chose some, after the design
+    screens = trials[trials["proposer"] != "promotion"]
+    assert (screens["fidelity"] == 0.25).all()
+    for _, promotion in trials[trials["proposer"] == "promotion"].iterrows():
+        assert promotion["fidelity"] == 1.0 and promotion["seed"] in set(screens["seed"])  # its parent's seed
+
+
 def test_halving_promotes_the_top_of_each_rung(tiny_zoo, tmp_path):
     budget = {"trials": 9, "initial": 0, "batch_size": 1}
     with Campaign.create(tmp_path / "c.sqlite", fidelity_config(tiny_zoo, budget=budget, promote="halving", eta=3)) as c:
@@ -109,6 +126,10 @@ def test_halving_promotes_the_top_of_each_rung(tiny_zoo, tmp_path):
         ({"fidelity": {"schedule": [0.25, 0.5]}}, r"fidelity\.schedule.*last fidelity must be 1"),
         ({"fidelity": {"schedule": [0.5, 0.25, 1.0]}}, r"fidelity\.schedule.*increase"),
         ({"budget": {"trials": 5, "initial": 2, "examples": 59}}, r"budget\.examples: 59 is below one full evaluation \(60"),
+        ({"fidelity": {"schedule": [0.25, 1.0], "acquisition": "momf"}},
+         r"fidelity: .*acquisition: momf .* set surrogate: input \(got noise\)"),
+        ({"fidelity": {"schedule": [0.25, 1.0], "acquisition": "hvkg", "surrogate": "input", "promote": "halving"}},
+         r"fidelity: .*acquisition: hvkg chooses the promotions itself; it needs promote: posterior"),
     ],
 )
 def test_bad_fidelity_input_is_refused_before_any_trial(tiny_zoo, tmp_path, change, message):

@@ -23,6 +23,12 @@ goes first. The other slots get new points from qLogNEHVI on the same GP, with
 every trial in flight and every promotion of the round pending, screened at
 the first fidelity.
 
+``acquisition: momf`` or ``hvkg`` (with ``surrogate: input``) replaces both
+rules above by one cost-aware choice per slot between screening a new point
+and promoting a screen, each valued by BoTorch's MOMF or multi-fidelity
+hypervolume knowledge gradient per example it scores
+(:mod:`~mmmo.search.proposers.cost_aware`).
+
 ``halving``: asynchronous successive halving over the Sobol design (Li et al.);
 a trial is promoted once it is among the top ``1/eta`` of the trials finished
 at its fidelity, ranked by non-dominated sorting (ties by the sum of scores
@@ -51,7 +57,8 @@ from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 
 from mmmo.search.pareto import hypervolume, infer_ref_point, pareto_mask
-from mmmo.search.proposers.gp import surrogate
+from mmmo.search.proposers.cost_aware import ACQUISITIONS, CostAwareRound
+from mmmo.search.proposers.gp import fit_gp, surrogate
 from mmmo.search.proposers.qlognehvi import NativeQLogNEHVI, QLogNEHVIProposer
 from mmmo.search.proposers.sobol import SobolProposer
 
@@ -84,6 +91,8 @@ class MultiFidelityProposer:
             ``input`` (GP over ``[x, fidelity]``).
         beta: Posterior standard deviations of optimism in a promotion decision.
         eta: Halving's reduction factor.
+        acquisition: ``nehvi`` (the optimistic promotion rule and qLogNEHVI screens),
+            ``momf`` or ``hvkg`` (one cost-aware choice per slot; needs ``surrogate: input``).
         options: Settings of the qLogNEHVI proposal (:class:`QLogNEHVIProposer`).
     """
 
@@ -95,19 +104,29 @@ class MultiFidelityProposer:
         beta: float = 1.0,
         eta: int = 2,
         surrogate: str = "noise",
+        acquisition: str = "nehvi",
         **options: Any,
     ) -> None:
         if promote not in ("posterior", "halving"):
             raise ValueError(f"promote must be 'posterior' or 'halving', got {promote!r}")
         if surrogate not in ("noise", "input"):
             raise ValueError(f"surrogate must be 'noise' or 'input', got {surrogate!r}")
+        if acquisition not in ("nehvi", *ACQUISITIONS):
+            raise ValueError(f"acquisition must be one of {('nehvi', *ACQUISITIONS)}, got {acquisition!r}")
+        if acquisition != "nehvi" and surrogate != "input":
+            raise ValueError(f"acquisition {acquisition!r} values fidelities on a GP over point and fidelity; "
+                             "it needs surrogate 'input'")
         self.surrogate = surrogate
+        self.acquisition = acquisition
         self.schedule = tuple(float(f) for f in schedule)
         self.seed = seed
         self.promote_rule = promote
         self.beta = beta
         self.eta = eta
         self._qlognehvi = QLogNEHVIProposer(seed=seed, **options)
+        self._cost_aware = (
+            CostAwareRound(acquisition, self.schedule, self._qlognehvi) if acquisition in ACQUISITIONS else None
+        )
 
     def next_fidelity(self, fidelity: float) -> float | None:
         """The schedule's fidelity after ``fidelity``; None at full fidelity."""
@@ -154,12 +173,18 @@ class MultiFidelityProposer:
         inputs = X.double() if self.surrogate == "noise" else torch.cat([X, fidelity[:, None]], dim=-1).double()
         with torch.random.fork_rng():
             torch.manual_seed((self.seed * 1_000_003 + X.shape[0] + pending.shape[0]) % 2**63)
-            model = surrogate(
-                inputs[use], Y[use].double(), Yvar[use].double(),
-                self._qlognehvi.hyperparameters, self._qlognehvi._fit_options(),
+            # BoTorch's HVKG takes its GPs as a ModelListGP; the other rules evaluate them batched.
+            fit = fit_gp if self.acquisition == "hvkg" else surrogate
+            model = fit(
+                inputs[use], Y[use].double(), Yvar=Yvar[use].double(),
+                cache=self._qlognehvi.hyperparameters, optimizer_options=self._qlognehvi._fit_options(),
             )
             full = complete & (fidelity >= 1.0)
             ref = infer_ref_point(Y[complete]) if ref_point is None else ref_point.to(Y)
+            if self._cost_aware is not None:
+                choice = self._cost_aware.choose(model, X, fidelity, Y, use, promotable, pending, n, ref,
+                                                 self.next_fidelity)
+                return FidelityProposal(choice.promote, choice.new, True)
             promote = self._optimistic(model, X, fidelity, Y[full], complete, promotable, ref)[:n]
             new = self._screen(model, X[use], Y[use], pending, X[list(promote)], n - len(promote), ref)
         return FidelityProposal(tuple(promote), new, True)
