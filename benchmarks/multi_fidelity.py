@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ZOO_NAMES = {"default": "demo zoo", "tiny": "tiny zoo", "deep": "deep zoo (8 layers)"}
 METHODS = ("mmmo-mf", "mmmo-mf-input", "mmmo-momf", "mmmo-hvkg", "mmmo-sf", "sobol", "halving")
 
 
@@ -81,7 +82,7 @@ def method_config(method: str, zoo, args: argparse.Namespace, seed: int) -> dict
     config["proposer"] = "sobol" if method == "halving" else "qlognehvi"
     fidelity = {"schedule": args.schedule}
     if method.startswith("mmmo-mf"):
-        fidelity.update(promote="posterior", beta=args.beta, eta=args.eta,
+        fidelity.update(promote="posterior", beta=args.beta, eta=args.eta, acquisition="nehvi",
                         surrogate="input" if method == "mmmo-mf-input" else "noise")
     elif method in ("mmmo-momf", "mmmo-hvkg"):
         fidelity.update(promote="posterior", surrogate="input", acquisition=method.removeprefix("mmmo-"))
@@ -207,7 +208,7 @@ def write_plot(runs: list[dict], summary: dict, path: Path) -> None:
         ax.fill_between(grid, mean - std, mean + std, alpha=0.15)
     ax.set_xlabel("examples scored by the search")
     ax.set_ylabel("hypervolume of the full-fidelity front")
-    ax.set_title("Multi-fidelity search on the demo zoo (mean ± std)")
+    ax.set_title(f"Multi-fidelity search on the {ZOO_NAMES[runs[0]['settings']['zoo']]} (mean ± std)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,7 @@ def write_plot(runs: list[dict], summary: dict, path: Path) -> None:
 def markdown(summary: dict, runs: list[dict]) -> str:
     settings = runs[0]["settings"]
     lines = [
-        f"Demo zoo ({settings['zoo']}), {settings['limit']} test examples per task, dare_ties model-level space; "
+        f"{ZOO_NAMES[settings['zoo']]}, {settings['limit']} test examples per task, dare_ties model-level space; "
         f"budget {summary['budget_examples']:.0f} examples (= {settings['trials']} full evaluations); "
         f"fidelity schedule {settings['schedule']}, beta {settings['beta']}, eta {settings['eta']}, "
         f"batch size {settings['batch_size']}, {settings['initial']} initial points.",
@@ -239,25 +240,36 @@ def markdown(summary: dict, runs: list[dict]) -> str:
             f"| {method} | {cell('hv_25')} | {cell('hv_50')} | {cell('hv_100')} | {row['full_evaluations']:.1f} | "
             f"{row['trials']:.1f} | {within} | {row['seconds_propose']:.1f} | {row['seconds_eval']:.1f} |"
         )
-    paired = summary["methods"].get("mmmo-mf", {}).get("paired", [])
-    if paired:
-        lines += ["", "Per seed, examples `mmmo-mf` needed to reach `mmmo-sf`'s final hypervolume:", "",
-                  "| seed | mmmo-sf final HV | mmmo-mf examples | fraction of mmmo-sf's |", "|---|---|---|---|"]
-        for p in paired:
-            fraction = "not reached" if p["fraction_of_sf"] is None else f"{p['fraction_of_sf']:.2f}"
-            examples = "—" if p["examples"] is None else f"{p['examples']:.0f}"
-            lines.append(f"| {p['seed']} | {p['target_hv']:.4f} | {examples} | {fraction} |")
+    screening = [m for m in _ordered(runs) if summary["methods"][m].get("paired") and m.startswith("mmmo-")]
+    if screening:
+        seeds = sorted({p["seed"] for m in screening for p in summary["methods"][m]["paired"]})
+        lines += ["", "Per seed, the share of `mmmo-sf`'s examples each multi-fidelity method needed to reach "
+                  "`mmmo-sf`'s final hypervolume (— : not within the budget), and the final hypervolumes:", "",
+                  "| seed | mmmo-sf final HV | " + " | ".join(f"{m}: share / final HV" for m in screening) + " |",
+                  "|---|---|" + "---|" * len(screening)]
+        finals = {(r["method"], r["seed"]): r["hypervolume"][-1] for r in runs}
+        for seed in seeds:
+            cells, target = [], None
+            for method in screening:
+                p = next((p for p in summary["methods"][method]["paired"] if p["seed"] == seed), None)
+                if p is None:
+                    cells.append("not run")
+                    continue
+                target = p["target_hv"]
+                share = "—" if p["fraction_of_sf"] is None else f"{p['fraction_of_sf']:.2f}"
+                cells.append(f"{share} / {finals[(method, seed)]:.4f}")
+            lines.append(f"| {seed} | {target:.4f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def report(paths: list[Path], out: Path) -> dict:
+def report(paths: list[Path], out: Path, name: str = "multi_fidelity") -> dict:
     runs = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
     if not runs:
         raise SystemExit(f"no runs in {', '.join(map(str, paths))}")
     summary = summarise(runs)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "multi_fidelity.md").write_text(markdown(summary, runs))
-    write_plot(runs, summary, out / "multi_fidelity.png")
+    (out / f"{name}.md").write_text(markdown(summary, runs))
+    write_plot(runs, summary, out / f"{name}.png")
     print(markdown(summary, runs))
     return summary
 
@@ -278,6 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="JSON lines file each finished run is appended to")
     parser.add_argument("--report", type=Path, nargs="+", help="only combine these results files into the report")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--name", default="multi_fidelity", help="file name (no suffix) of the report's table and plot")
     parser.add_argument("--smoke", action="store_true", help="capped optimisers (CI)")
     parser.add_argument("--tag", help="suffix of the method names in the results (a variant's settings)")
     return parser.parse_args(argv)
@@ -286,7 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.report:
-        summary = report(args.report, args.out)
+        summary = report(args.report, args.out, args.name)
     else:
         from mmmo.zoo import ZooConfig, build_zoo
 
@@ -304,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"{method} seed {seed}: final HV {run['hypervolume'][-1]:.4f} after "
                       f"{run['examples'][-1]:.0f} examples, {run['trials']} trials "
                       f"({run['full_evaluations']} full), {run['wall_seconds']:.0f} s", flush=True)
-        summary = report([args.results], args.out)
+        summary = report([args.results], args.out, args.name)
     line = {m: {"hv_at_budget": row["hv_100"][0], "seeds_within_half": row.get("seeds_within_half")}
             for m, row in summary["methods"].items()}
     print(json.dumps({"budget_examples": summary["budget_examples"], "methods": line}))

@@ -341,13 +341,14 @@ class FidelityConfig(_Strict):
     rules above, new points by qLogNEHVI), or ``momf`` / ``hvkg``: each slot
     goes to the new screen or the promotion that BoTorch's MOMF or multi-
     fidelity hypervolume knowledge gradient values most per example scored
-    (needs ``surrogate: input``).
+    (needs ``surrogate: input``). Unset, ``acquisition`` is ``momf`` and
+    ``surrogate`` follows it, unless the rules set say otherwise (below).
     """
 
     schedule: list[float] = Field(min_length=1)
     promote: Literal["posterior", "halving"] = "posterior"
-    surrogate: Literal["noise", "input"] = "noise"
-    acquisition: Literal["nehvi", "momf", "hvkg"] = "nehvi"
+    surrogate: Literal["noise", "input"] = "input"
+    acquisition: Literal["nehvi", "momf", "hvkg"] = "momf"
     beta: float = Field(default=1.0, ge=0)
     eta: int = Field(default=2, ge=2)
 
@@ -362,6 +363,26 @@ class FidelityConfig(_Strict):
         if schedule[-1] != 1.0:
             raise ValueError(f"the last fidelity must be 1 (a full evaluation), got {schedule[-1]}")
         return schedule
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_that_fit(cls, value: Any) -> Any:
+        """Unset ``acquisition`` and ``surrogate`` take the values that fit the ones that are set.
+
+        MOMF is the default (it reached the best fronts per example on the demo zoo,
+        ``docs/benchmarks/multi_fidelity.md``); it needs the GP over point and fidelity.
+        ``promote: halving`` or ``surrogate: noise`` keep the qLogNEHVI rules, and
+        ``acquisition: nehvi`` their GP over the point.
+        """
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        if "acquisition" not in value:
+            keeps_nehvi = value.get("promote") == "halving" or value.get("surrogate") == "noise"
+            value["acquisition"] = "nehvi" if keeps_nehvi else "momf"
+        if "surrogate" not in value:
+            value["surrogate"] = "noise" if value["acquisition"] == "nehvi" else "input"
+        return value
 
     @model_validator(mode="after")
     def _acquisition_needs_fidelity_input(self) -> FidelityConfig:

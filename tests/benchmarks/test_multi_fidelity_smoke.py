@@ -26,16 +26,20 @@ def test_runs_split_by_seed_append_and_combine(tiny_zoo, tmp_path: Path) -> None
     results = tmp_path / "runs.jsonl"
     common = ["--zoo", "tiny", "--limit", "8", "--trials", "4", "--initial", "2", "--smoke",
               "--results", str(results), "--out", str(tmp_path)]
-    run(*common, "--seeds", "0")
+    run(*common, "--seeds", "0", "--methods", "mmmo-mf,mmmo-momf,sobol,halving")
     run(*common, "--seeds", "1", "--methods", "mmmo-mf,mmmo-sf")
     summary = run("--report", str(results), "--out", str(tmp_path / "report"))
     runs = [json.loads(line) for line in results.read_text().splitlines()]
-    assert {(r["method"], r["seed"]) for r in runs} >= {("mmmo-mf", 0), ("mmmo-sf", 1), ("halving", 0), ("sobol", 0)}
+    assert {(r["method"], r["seed"]) for r in runs} == {
+        ("mmmo-mf", 0), ("mmmo-momf", 0), ("sobol", 0), ("halving", 0), ("mmmo-mf", 1), ("mmmo-sf", 1)}
     budget = 4 * 3 * 8
     for r in runs:
         assert r["examples"] == sorted(r["examples"]) and r["examples"][-1] >= budget
         assert r["examples"][-1] <= budget + 3 * 8  # the budget is overshot by at most one trial
     assert summary["budget_examples"] == budget
-    assert set(summary["methods"]) == {"mmmo-mf", "mmmo-mf-input", "mmmo-sf", "sobol", "halving"}
-    assert (tmp_path / "report" / "multi_fidelity.md").read_text().count("| mmmo-") >= 2
+    assert set(summary["methods"]) == {"mmmo-mf", "mmmo-momf", "mmmo-sf", "sobol", "halving"}
+    table = (tmp_path / "report" / "multi_fidelity.md").read_text()
+    assert table.count("| mmmo-") >= 3
+    assert "| mmmo-sf final HV | mmmo-mf: share / final HV |" in table  # paired with mmmo-sf on seed 1 only
+    assert "| 1 | " in table
     assert (tmp_path / "report" / "multi_fidelity.png").stat().st_size > 0

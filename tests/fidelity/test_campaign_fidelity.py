@@ -24,7 +24,7 @@ def fidelity_config(zoo, budget=None, **fidelity):
 @pytest.fixture(scope="module")
 def run(tiny_zoo, tmp_path_factory):
     path = tmp_path_factory.mktemp("mf") / "c.sqlite"
-    with Campaign.create(path, fidelity_config(tiny_zoo, beta=3.0)) as campaign:
+    with Campaign.create(path, fidelity_config(tiny_zoo, beta=3.0, acquisition="nehvi")) as campaign:
         with mock_optimize_context_manager():
             campaign.run()
     return Campaign.open(path, readonly=True)
@@ -107,6 +107,24 @@ def test_a_cost_aware_campaign_screens_new_points_and_promotes_only_screens(tiny
         assert promotion["fidelity"] == 1.0 and promotion["seed"] in set(screens["seed"])  # its parent's seed
 
 
+@pytest.mark.parametrize(
+    ("fidelity", "acquisition", "surrogate"),
+    [
+        ({}, "momf", "input"),  # the measured default
+        ({"promote": "halving"}, "nehvi", "noise"),
+        ({"surrogate": "noise"}, "nehvi", "noise"),
+        ({"acquisition": "nehvi"}, "nehvi", "noise"),
+        ({"acquisition": "hvkg"}, "hvkg", "input"),
+        ({"surrogate": "input"}, "momf", "input"),
+    ],
+)
+def test_unset_fidelity_rules_follow_the_ones_set(fidelity, acquisition, surrogate):
+    from mmmo.config import FidelityConfig
+
+    config = FidelityConfig(schedule=[0.25, 1.0], **fidelity)
+    assert (config.acquisition, config.surrogate) == (acquisition, surrogate)
+
+
 def test_halving_promotes_the_top_of_each_rung(tiny_zoo, tmp_path):
     budget = {"trials": 9, "initial": 0, "batch_size": 1}
     with Campaign.create(tmp_path / "c.sqlite", fidelity_config(tiny_zoo, budget=budget, promote="halving", eta=3)) as c:
@@ -126,7 +144,7 @@ def test_halving_promotes_the_top_of_each_rung(tiny_zoo, tmp_path):
         ({"fidelity": {"schedule": [0.25, 0.5]}}, r"fidelity\.schedule.*last fidelity must be 1"),
         ({"fidelity": {"schedule": [0.5, 0.25, 1.0]}}, r"fidelity\.schedule.*increase"),
         ({"budget": {"trials": 5, "initial": 2, "examples": 59}}, r"budget\.examples: 59 is below one full evaluation \(60"),
-        ({"fidelity": {"schedule": [0.25, 1.0], "acquisition": "momf"}},
+        ({"fidelity": {"schedule": [0.25, 1.0], "acquisition": "momf", "surrogate": "noise"}},
          r"fidelity: .*acquisition: momf .* set surrogate: input \(got noise\)"),
         ({"fidelity": {"schedule": [0.25, 1.0], "acquisition": "hvkg", "surrogate": "input", "promote": "halving"}},
          r"fidelity: .*acquisition: hvkg chooses the promotions itself; it needs promote: posterior"),
