@@ -166,11 +166,12 @@ class FidelityRounds:
         start = time.perf_counter()
         args = (history.X, history.fidelity, history.Y, history.Yvar, history.pending, history.promotable, n, ref_point)
         try:
-            proposal = self.proposer.propose(*args, model_based=model_based, superseded=history.superseded)
+            proposal = self.proposer.propose(*args, model_based=model_based, superseded=history.superseded,
+                                             screened=history.candidates)
         except Exception as exc:  # noqa: BLE001 - a GP that cannot be fitted must not end a long campaign
             logger.warning("multi-fidelity proposal failed (%s: %s); this batch is Sobol points",
                            type(exc).__name__, exc)
-            proposal = self.proposer.propose(*args, model_based=False)
+            proposal = self.proposer.propose(*args, model_based=False, screened=history.candidates)
         seconds = (time.perf_counter() - start) / n
         name = self.config.proposer if proposal.model_based else "sobol"
         seeds = [searched_seed(self.config.seed, first_index + i) for i in range(n)]

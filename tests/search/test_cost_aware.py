@@ -69,6 +69,17 @@ def test_momf_values_a_point_more_at_a_higher_fidelity():
     assert high > low > 0
 
 
+def test_a_point_in_flight_is_worth_less_to_screen_again():
+    X, fidelity, Y, Yvar, promotable = history()
+    round_ = proposer("momf")._cost_aware
+    model, inputs = _model(X, fidelity, Y), torch.cat([X, fidelity[:, None]], -1)
+    point = torch.tensor([[0.6, 0.6, 0.25]], dtype=torch.float64)
+    with torch.no_grad():
+        free = float(round_._acquisition(model, inputs, Y, REF, torch.zeros(0, 3), 2)(point[None]))
+        taken = float(round_._acquisition(model, inputs, Y, REF, point, 2)(point[None]))
+    assert taken < 0.5 * free
+
+
 def test_cost_aware_acquisitions_need_the_fidelity_as_an_input():
     with pytest.raises(ValueError, match="needs surrogate 'input'"):
         MultiFidelityProposer([0.25, 1.0], acquisition="momf")

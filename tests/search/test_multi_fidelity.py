@@ -103,3 +103,15 @@ def test_bad_settings_are_refused():
         MultiFidelityProposer([1.0], promote="greedy")
     with pytest.raises(ValueError, match="surrogate must be"):
         MultiFidelityProposer([1.0], surrogate="kg")
+
+
+def test_the_design_goes_on_from_the_screens_counted_not_from_what_is_in_flight():
+    """References and promotions in flight are pending points but not design points."""
+    proposer = MultiFidelityProposer([0.5, 1.0], seed=3)
+    none = torch.zeros(0, dtype=torch.bool)
+    design = proposer.propose(EMPTY, torch.zeros(0), torch.zeros(0, 2), torch.zeros(0, 2), EMPTY, none, 3,
+                              model_based=False).new
+    references_in_flight = torch.rand(2, 2, dtype=torch.float64)
+    after_one = proposer.propose(EMPTY, torch.zeros(0), torch.zeros(0, 2), torch.zeros(0, 2), references_in_flight,
+                                 none, 2, model_based=False, screened=1).new
+    assert torch.equal(after_one, design[1:3])

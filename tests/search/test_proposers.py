@@ -169,6 +169,17 @@ def test_a_batch_of_one_is_proposed(name):
     assert candidate.shape == (1, 3)
 
 
+@pytest.mark.parametrize("name", ["qlognehvi", "qlognparego"])
+def test_one_objective_is_modelled_too(name):
+    X, Y = problem(m=1)
+    with mock_optimize_context_manager():
+        candidates = make_proposer(name, seed=0, num_restarts=2, raw_samples=16).propose(X, Y, EMPTY, 2)
+    assert candidates.shape == (2, 3) and candidates.min() >= 0 and candidates.max() <= 1
+    model = gp_module.surrogate(X, Y)
+    test_X = torch.rand(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert model.posterior(test_X).mean.shape == (5, 1)
+
+
 def test_batched_model_has_the_posterior_of_the_model_list():
     X, Y = problem(n=14, d=3, m=2, seed=2)
     model_list = fit_gp(X, Y)

@@ -131,6 +131,8 @@ def surrogate(
     noise, or none. Otherwise the members stay a ``ModelListGP``.
     """
     model_list = fit_gp(X, Y, cache, optimizer_options, Yvar)
+    if Y.shape[-1] == 1:  # one objective: its GP as it is (a batch of one model has no batch dimension)
+        return model_list.models[0]
     fixed = [_noise_column(Yvar, j) is not None for j in range(Y.shape[-1])]
     if all(fixed):
         return batched_model(model_list, X, Y, Yvar)

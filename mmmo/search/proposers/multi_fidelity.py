@@ -145,6 +145,7 @@ class MultiFidelityProposer:
         ref_point: Tensor | None = None,
         model_based: bool = True,
         superseded: Tensor | None = None,
+        screened: int | None = None,
     ) -> FidelityProposal:
         """Promotions and new points for ``n`` slots.
 
@@ -159,16 +160,19 @@ class MultiFidelityProposer:
             ref_point: ``m`` hypervolume reference point (maximised).
             model_based: False keeps to the Sobol design for the new points (the initial design).
             superseded: ``N`` booleans: screens whose promotion is complete (left out of the model).
+            screened: New points screened so far, in flight included: where the Sobol design goes on.
+                By default the rows of ``X`` at the first fidelity and every pending point, which
+                miscounts when reference trials or promotions are in flight.
         """
         complete = torch.isfinite(Y).all(dim=-1)
         if self.promote_rule == "halving":
             promote = self._halving(fidelity, Y, complete, promotable)[:n]
-            return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote)), False)
+            return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote), screened), False)
         if not model_based or int(complete.sum()) < 2:
             # No model yet: halving, less the trials the full-fidelity front already beats.
             beaten = _weakly_dominated(Y, Y[complete & (fidelity >= 1.0)])
             promote = [i for i in self._halving(fidelity, Y, complete, promotable) if not beaten[i]][:n]
-            return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote)), False)
+            return FidelityProposal(tuple(promote), self._sobol(X, fidelity, pending, n - len(promote), screened), False)
         use = complete & ~superseded if superseded is not None else complete
         inputs = X.double() if self.surrogate == "noise" else torch.cat([X, fidelity[:, None]], dim=-1).double()
         with torch.random.fork_rng():
@@ -241,14 +245,14 @@ class MultiFidelityProposer:
 
     # -- new points --------------------------------------------------------
 
-    def _sobol(self, X: Tensor, fidelity: Tensor, pending: Tensor, k: int) -> Tensor:
+    def _sobol(self, X: Tensor, fidelity: Tensor, pending: Tensor, k: int, screened: int | None = None) -> Tensor:
         """``k`` points of the Sobol design, continued past every point screened or in flight."""
         if k <= 0:
             return torch.zeros(0, X.shape[1], dtype=torch.float64)
-        # One screening row per candidate: promotions do not move the design on.
-        screened = X[(fidelity - self.schedule[0]).abs().lt(1e-9)]
-        empty = torch.zeros(screened.shape[0], 1, dtype=torch.float64)
-        return SobolProposer(self.seed).propose(screened, empty, pending, k)
+        if screened is None:
+            # One screening row per candidate: promotions do not move the design on.
+            screened = int((fidelity - self.schedule[0]).abs().lt(1e-9).sum()) + pending.shape[0]
+        return SobolProposer(self.seed).draw(X.shape[1], screened, k)
 
     def _screen(
         self, model: Any, X_done: Tensor, Y_done: Tensor, pending: Tensor, promoted: Tensor, k: int, ref: Tensor

@@ -28,6 +28,10 @@ class SobolProposer:
         self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
     ) -> Tensor:
         check_inputs(X, Y, pending, n)
-        engine = SobolEngine(X.shape[1], scramble=True, seed=self.seed)
-        engine.fast_forward(X.shape[0] + pending.shape[0])
-        return engine.draw(n, dtype=torch.float64)  # n x d
+        return self.draw(X.shape[1], X.shape[0] + pending.shape[0], n)
+
+    def draw(self, d: int, start: int, n: int) -> Tensor:
+        """Points ``start`` .. ``start + n - 1`` of the sequence in ``[0, 1]^d`` (``n x d``)."""
+        engine = SobolEngine(d, scramble=True, seed=self.seed)
+        engine.fast_forward(start)
+        return engine.draw(n, dtype=torch.float64)
