@@ -153,9 +153,11 @@ class CostAwareRound:
         promoted: list[int] = []
         new: list[Tensor] = []
         values: list[float] = []
+        # HVKG's baseline depends on the model alone, not on what is pending: one per round.
+        current = self._current_value(model, ref.double(), d) if self.acquisition == "hvkg" else None
         for _ in range(n):
             waiting = torch.cat([_at(pending, 1.0), _at(X[promoted], 1.0), *[_at(x, first) for x in new]])
-            acquisition = self._acquisition(model, inputs[use], Y[use].double(), ref.double(), waiting, d)
+            acquisition = self._acquisition(model, inputs[use], Y[use].double(), ref.double(), waiting, d, current)
             screen = self._best_screen(acquisition, d)
             candidates = [r for r in rows if r not in promoted]
             upper = torch.tensor([next_fidelity(float(fidelity[r])) for r in candidates], dtype=torch.float64)
@@ -176,7 +178,9 @@ class CostAwareRound:
 
     # -- the acquisition functions -----------------------------------------
 
-    def _acquisition(self, model, inputs: Tensor, Y: Tensor, ref: Tensor, waiting: Tensor, d: int):
+    def _acquisition(
+        self, model, inputs: Tensor, Y: Tensor, ref: Tensor, waiting: Tensor, d: int, current: Tensor | None = None
+    ):
         sampler = SobolQMCNormalSampler(torch.Size([self.optimizer.mc_samples]), seed=self.optimizer.seed)
         pending = waiting if waiting.shape[0] else None
         if self.acquisition == "momf":
@@ -194,7 +198,8 @@ class CostAwareRound:
                     cost_call=lambda X: torch.ones(*X.shape[:-1], 1, dtype=X.dtype),  # cost is divided out here
                 )
         target = {d: 1.0}
-        current = self._current_value(model, ref, d)
+        if current is None:
+            current = self._current_value(model, ref, d)
         return qMultiFidelityHypervolumeKnowledgeGradient(
             model=model,
             ref_point=ref,
