@@ -13,10 +13,12 @@ campaign's rule over every point evaluated, base and experts included):
   hypervolumes and who is ahead; and, per seed, the evaluations ``--ours``
   needed to reach the best peer's final hypervolume on that seed, as a
   fraction of the budget (a seed that never reaches it counts as budget + 1);
-- whether per-layer search matters: the union front of every per-layer run
-  against that of ``mmmo-model-qlognehvi`` (the model-level space on the same
-  models): their hypervolumes, the best mean accuracy over tasks on each, and
-  how many model-level front points some per-layer point dominates.
+- whether per-layer merges matter: the union front of the per-layer merges
+  found against that of the model-level ones (``mmmo-model-qlognehvi``'s, and
+  the points of per-layer runs on the model-level subspace): their
+  hypervolumes, the best mean accuracy over tasks on each, how many
+  model-level front points some per-layer merge dominates, and how many of
+  each are on the front of both together.
 
 The targets of the per-layer issue are reported met or missed. The last line
 printed is one JSON object with every figure.
@@ -47,24 +49,68 @@ SPEED_TARGET = 0.6
 SEEDS_AHEAD = 4 / 5
 
 
-def per_layer_matters(runs: list[dict], ref_point: torch.Tensor) -> dict | None:
-    """Per-layer runs' union front against the model-level runs' (``None`` without model-level runs)."""
+def model_level_ties(settings: dict) -> tuple[int, ...] | None:
+    """The per-layer space's :attr:`~mmmo.search.space.SearchSpace.coarse_ties` on a built-in zoo (else ``None``)."""
+    from mmmo.config import load_space
+    from mmmo.errors import ConfigError
+    from mmmo.search.space import SearchSpace
+    from mmmo.zoo import ZooConfig
+
+    zoos = {"deep": ZooConfig.deep, "default": ZooConfig, "tiny": ZooConfig.tiny}
+    if settings.get("zoo") not in zoos or not settings.get("space") or not settings.get("tasks"):
+        return None
+    try:
+        space = SearchSpace(load_space(settings["space"]), settings["tasks"], num_layers=zoos[settings["zoo"]]().num_layers)
+    except ConfigError:
+        return None
+    return space.coarse_ties if space.dim == settings.get("dim") else None
+
+
+def on_model_level_subspace(X: np.ndarray, ties: tuple[int, ...] | None) -> np.ndarray:
+    """Which rows of ``X`` give every group of a source the same values: model-level merges (``n`` bools)."""
+    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    if ties is None or X.shape[-1] != len(ties):
+        return np.zeros(len(X), dtype=bool)
+    index = np.asarray(ties)
+    first = np.array([list(ties).index(j) for j in range(index.max() + 1)])
+    return np.all(np.abs(X - X[:, first][:, index]) < 1e-9, axis=-1)
+
+
+def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int, ...] | None = None) -> dict | None:
+    """Per-layer merges' union front against model-level merges' (``None`` without both).
+
+    Model-level merges are those of ``mmmo-model-qlognehvi`` and the points of
+    per-layer runs on the model-level subspace (``ties``: every group of a
+    source at one value); per-layer merges are the other points of per-layer runs.
+    """
     from mmmo.search.pareto import hypervolume, pareto_mask
 
-    model = [y for r in runs if r["method"] == MODEL_LEVEL for y in r["Y"]]
-    layered = [y for r in runs if r["method"] != MODEL_LEVEL for y in r["Y"]]
+    model, layered = [], []
+    for r in runs:
+        if r["method"] == MODEL_LEVEL:
+            model.extend(r["Y"])
+            continue
+        tied = on_model_level_subspace(np.asarray(r["X"]), ties)
+        for y, is_model in zip(r["Y"], tied):
+            (model if is_model else layered).append(y)
     if not model or not layered:
         return None
     model_Y, layer_Y = (torch.tensor(np.nan_to_num(np.asarray(v, dtype=float), nan=0.0)) for v in (model, layered))
     model_front = torch.unique(model_Y[pareto_mask(model_Y)], dim=0)  # distinct front points
     dominated = [bool(((layer_Y >= p).all(-1) & (layer_Y > p).any(-1)).any()) for p in model_front]
+    every = torch.cat([model_Y, layer_Y])
+    on_front = pareto_mask(every)
     return {
         "hv_model_level": hypervolume(model_Y, ref_point),
         "hv_per_layer": hypervolume(layer_Y, ref_point),
         "best_mean_accuracy_model_level": float(model_Y.mean(-1).max()),
         "best_mean_accuracy_per_layer": float(layer_Y.mean(-1).max()),
+        "model_level_points": len(model_Y),
+        "per_layer_points": len(layer_Y),
         "model_front_points": len(model_front),
         "model_front_points_dominated_by_per_layer": int(sum(dominated)),
+        "union_front_per_layer_points": int(on_front[len(model_Y):].sum()),
+        "union_front_model_level_points": int(on_front[: len(model_Y)].sum()),
     }
 
 
@@ -116,7 +162,7 @@ def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
         for name, by_seed in curves.items()
     }
     result: dict = {"settings": settings, "reference_hv": union, "methods": methods,
-                    "per_layer_matters": per_layer_matters(runs, ref_point)}
+                    "per_layer_matters": per_layer_matters(runs, ref_point, model_level_ties(settings))}
     # mmmo's model-level search is a peer here: per-layer search must beat it on the same budget.
     peers = [n for n in methods if n != ours and (untagged(n) not in MMMO_METHODS or untagged(n) == MODEL_LEVEL)]
     if ours in methods and peers:
@@ -154,12 +200,16 @@ def markdown(result: dict) -> str:
         lines += ["", "Targets: " + ", ".join(f"{k}: {'met' if v else 'missed'}" for k, v in versus["targets"].items())]
     matters = result.get("per_layer_matters")
     if matters:
-        lines += ["", "Per-layer against model-level search on the same models (union fronts):", "",
+        lines += ["", "Per-layer merges against model-level merges of the same models (union fronts; a per-layer "
+                  "run's point that gives every group of a source one value counts as model-level: "
+                  f"{matters['model_level_points']} model-level points, {matters['per_layer_points']} per-layer):", "",
                   f"- hypervolume: per-layer {matters['hv_per_layer']:.4f}, model-level {matters['hv_model_level']:.4f}",
                   f"- best mean accuracy over tasks: per-layer {matters['best_mean_accuracy_per_layer']:.3f}, "
                   f"model-level {matters['best_mean_accuracy_model_level']:.3f}",
                   f"- model-level front points dominated by a per-layer point: "
-                  f"{matters['model_front_points_dominated_by_per_layer']} of {matters['model_front_points']}"]
+                  f"{matters['model_front_points_dominated_by_per_layer']} of {matters['model_front_points']}",
+                  f"- points on the front of all of them: {matters['union_front_per_layer_points']} per-layer, "
+                  f"{matters['union_front_model_level_points']} model-level"]
     return "\n".join(lines) + "\n"
 
 

@@ -127,6 +127,7 @@ METHODS = (
     "mmmo-qlognehvi",
     "mmmo-qlognparego",
     "mmmo-saas",
+    "mmmo-coarse_to_fine",
     "mmmo-auto",
     MODEL_LEVEL,
     "sobol",
@@ -168,7 +169,7 @@ def run_method(name: str, f: EvaluationBudget, problem: MergeProblem, initial: i
         batch = mmmo_batch if name.startswith("mmmo-") else 1
         run_mmmo(f, name.removeprefix("mmmo-"), d, m, initial, seed, ref_point, batch_size=batch,
                  categorical=problem.space.categorical, anchors=subset_merges(problem.space).numpy(),
-                 examples=problem.limit, **options)
+                 examples=problem.limit, ties=problem.space.coarse_ties, **options)
     elif name == "pymoo-nsga2":
         run_pymoo_nsga2(f, d, m, initial, seed)
     elif name.startswith("optuna-"):

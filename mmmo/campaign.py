@@ -416,7 +416,7 @@ class Campaign:
             # The design's anchors are the merges a practitioner tries first (the sources' subsets).
             options = {"anchors": self._design_anchors} if name == "design" else {}
             self._proposers[name] = make_proposer(
-                name, seed=self.config.seed, categorical=self.space.categorical, **options
+                name, seed=self.config.seed, categorical=self.space.categorical, ties=self.space.coarse_ties, **options
             )
         return self._proposers[name]
 

@@ -241,6 +241,7 @@ PROPOSERS: Registry[Any] = Registry(
         "qlognehvi": "mmmo.search.proposers.qlognehvi:QLogNEHVIProposer",
         "qlognparego": "mmmo.search.proposers.qlognparego:QLogNParEGOProposer",
         "saas": "mmmo.search.proposers.saas:SAASProposer",
+        "coarse_to_fine": "mmmo.search.proposers.coarse_to_fine:CoarseToFineProposer",
         "auto": "mmmo.search.proposers.auto:AutoProposer",
     },
     _check_proposer,

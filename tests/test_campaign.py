@@ -513,3 +513,22 @@ def test_an_all_report_only_config_is_refused(micro, tmp_path):
     with pytest.raises(ConfigError, match="reference_point names report_only objectives"):
         Campaign.create(tmp_path / "d.sqlite", config_for(micro, objectives=objectives, reference_point={"t2": 0.0}))
     assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_coarse_to_fine_campaign_proposes_model_level_merges_first(micro, tmp_path):
+    space = {"method": ["ties", "dare_ties"], "granularity": "layer",
+             "parameters": {"weight": [0, 1], "density": [0.2, 1.0]}}
+    config = config_for(micro, space=space, recipes=False, proposer="coarse_to_fine",
+                        budget={"trials": 4, "initial": 2, "batch_size": 2})
+    with Campaign.create(tmp_path / "c.sqlite", config) as campaign:
+        with mock_optimize_context_manager():
+            campaign.run()
+        trials = campaign.trials()
+    modelled = trials[trials["proposer"] == "coarse_to_fine"]
+    assert len(modelled) == 2
+    # The campaign hands the space's ties to the proposer: every layer of a source gets the source's values.
+    for source in ("a", "b"):
+        for param in ("weight", "density"):
+            columns = [c for c in trials.columns if c.startswith(f"{param}[") and c.endswith(f"][{source}]")]
+            assert len(columns) == 6  # embeddings, 4 layers, head
+            assert (modelled[columns].nunique(axis=1) == 1).all()

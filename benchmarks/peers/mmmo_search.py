@@ -83,7 +83,8 @@ def run_mmmo(
         if design == "sobol":
             opener = make_proposer("sobol", seed=seed)
         else:  # "centre": the centre, then Sobol; "subsets": the campaign's, the centre, ``anchors``, then Sobol
-            opener = InitialDesign(seed=seed, categorical=categorical, anchors=anchors if design == "subsets" else None)
+            opener = InitialDesign(seed=seed, categorical=categorical, anchors=anchors if design == "subsets" else None,
+                                   ties=options.get("ties"))
     else:
         opener = make_proposer(proposer_name, seed=seed)
     proposer = make_proposer(proposer_name, seed=seed, categorical=categorical, **(options if searches else {}))

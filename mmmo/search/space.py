@@ -138,6 +138,21 @@ class SearchSpace:
         )
 
     @property
+    def coarse_ties(self) -> tuple[int, ...]:
+        """Each coordinate's coordinate in the model-level space of the same parameters.
+
+        That space (the same methods, parameters and bounds at ``model``
+        granularity) has ``method`` first when searched, then ``weight`` and
+        ``density`` of each source. A point ``z`` of it is the point
+        ``z[list(coarse_ties)]`` of this space: every group of a source gets
+        the source's value, so the model-level merges are a subspace here.
+        """
+        offset = 1 if len(self.methods) > 1 else 0
+        ties = [0] * offset
+        ties.extend(offset + k * len(self.searched) + self.searched.index(param) for param, _, k in self._slots)
+        return tuple(ties)
+
+    @property
     def dim(self) -> int:
         """Number of unit-cube dimensions ``d``."""
         return len(self.parameter_names)

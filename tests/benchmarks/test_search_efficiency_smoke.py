@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "search_efficiency.py"
 METHODS = (
@@ -330,3 +332,24 @@ def test_the_plotted_curve_starts_at_evaluation_zero_when_warm(search_efficiency
     assert steps.tolist() == [0, 1, 2] and mean.tolist() == [0.3, 0.4, 0.6] and std.tolist() == [0.0, 0.1, 0.1]
     steps, mean, _ = search_summary.curve_points({**figures, "warm": False, "hv_start": 0.0})
     assert steps.tolist() == [1, 2] and mean.tolist() == [0.4, 0.6]
+
+
+def test_layers_report_counts_tied_points_of_per_layer_runs_as_model_level(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import layers_report
+
+    settings = {"zoo": "deep", "space": "dare_ties_layers", "tasks": ["a", "b", "c"], "dim": 60}
+    ties = layers_report.model_level_ties(settings)
+    assert len(ties) == 60 and max(ties) == 5
+    assert layers_report.model_level_ties({**settings, "dim": 2}) is None  # another problem: no ties
+    z = np.linspace(0.1, 0.6, 6)
+    tied, free = z[list(ties)], z[list(ties)].copy()
+    free[7] += 0.2  # one layer's value of one source moved
+    assert layers_report.on_model_level_subspace(np.stack([tied, free]), ties).tolist() == [True, False]
+    ref = torch.zeros(2, dtype=torch.float64)
+    runs = [{"method": "mmmo-coarse_to_fine", "X": [tied.tolist(), free.tolist()], "Y": [[0.5, 0.5], [0.6, 0.6]]},
+            {"method": "mmmo-model-qlognehvi", "X": [[0.0] * 6], "Y": [[0.4, 0.4]]}]
+    matters = layers_report.per_layer_matters(runs, ref, ties)
+    assert (matters["model_level_points"], matters["per_layer_points"]) == (2, 1)
+    assert matters["model_front_points_dominated_by_per_layer"] == 1 and matters["union_front_per_layer_points"] == 1
+    assert matters["best_mean_accuracy_model_level"] == pytest.approx(0.5)

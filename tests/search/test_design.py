@@ -79,3 +79,14 @@ def test_a_merged_pair_decodes_to_the_plan_it_stands_for():
     s = space()
     plan = MergePlan.uniform("dare_ties", ["a", "b", "c"], [1.0, 1.0, 0.0], 1.0, options={"normalize": False})
     assert torch.equal(s.encode(plan), subset_merges(s)[1])
+
+
+def test_a_finer_space_draws_its_sobol_points_on_the_model_level_subspace():
+    layers = space("dare_ties_layers")  # 2 layers: 4 groups x 3 sources x 2 = 24 coordinates
+    ties = layers.coarse_ties
+    empty = torch.zeros(0, layers.dim, dtype=torch.float64)
+    points = make_proposer("design", seed=1, ties=ties).propose(empty, torch.zeros(0, 3), empty, 4)[1:]
+    assert torch.equal(points, points[:, :6][:, list(ties)])  # every group of a source at the source's value
+    # The same Sobol points as the model-level space's, lifted.
+    coarse = make_proposer("design", seed=1).propose(EMPTY, torch.zeros(0, 3), EMPTY, 4)[1:]
+    assert torch.equal(points[:, :6], coarse)

@@ -31,7 +31,7 @@ __all__ = [
 #: within ``benchmarks/proposal_overhead.py``'s target on two cores (see
 #: ``docs/benchmarks/layers.md``). A user's proposer declares its own with a
 #: ``max_dim`` attribute.
-MAX_DIM = {"qlognehvi": 128, "qlognparego": 128, "saas": 320, "auto": 320}
+MAX_DIM = {"qlognehvi": 128, "qlognparego": 128, "coarse_to_fine": 128, "saas": 320, "auto": 320}
 
 
 def check_dimension(name: str, dim: int, detail: str | None = None) -> None:
@@ -55,6 +55,7 @@ def make_proposer(
     name: str,
     seed: int = 0,
     categorical: Mapping[int, Sequence[float]] | None = None,
+    ties: Sequence[int] | None = None,
     **options: Any,
 ) -> Proposer:
     """A proposer by its registered name (``sobol``, ``random``, ``qlognehvi``,
@@ -63,7 +64,10 @@ def make_proposer(
     ``categorical`` (the space's categorical coordinates, column -> unit values)
     goes to proposers whose constructor takes it; the others draw those
     coordinates like any other, and the space decodes them by their bins.
-    ``options`` go to the proposer's constructor (e.g. ``num_restarts``).
+    ``ties`` (each coordinate's model-level coordinate,
+    :attr:`~mmmo.search.space.SearchSpace.coarse_ties`) likewise goes to
+    those that take it. ``options`` go to the proposer's constructor (e.g.
+    ``num_restarts``).
 
     Raises:
         ConfigError: An unknown name, listing the known ones.
@@ -71,12 +75,17 @@ def make_proposer(
     factory = PROPOSERS.get(name)
     if categorical and _takes(factory, "categorical"):
         options["categorical"] = categorical
+    if ties is not None and _takes(factory, "ties", named=True):
+        options["ties"] = ties
     return factory(seed=seed, **options)
 
 
-def _takes(factory: Any, argument: str) -> bool:
+def _takes(factory: Any, argument: str, named: bool = False) -> bool:
+    """Whether ``factory`` takes ``argument`` (by name, or through ``**options`` unless ``named``)."""
     try:
         parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
-    return argument in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if argument in parameters:
+        return True
+    return not named and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

@@ -15,6 +15,7 @@ where no measurement yet compares the two.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from torch import Tensor
@@ -41,8 +42,9 @@ class AutoProposer:
 
     name = "auto"
 
-    def __init__(self, seed: int = 0, **options: Any) -> None:
+    def __init__(self, seed: int = 0, ties: Sequence[int] | None = None, **options: Any) -> None:
         self.seed = seed
+        self.ties = ties  # the space's model-level ties; only proposers that search by them take them
         self.options = options
         self._chosen: dict[str, QLogNEHVIProposer] = {}
 

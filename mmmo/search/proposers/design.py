@@ -12,7 +12,12 @@ others at weight 0. With the base and each source alone (the references) they
 form the simplex-lattice design of mixture experiments over which task
 vectors are added: the corners, the edges and the whole. A front over the
 sources' tasks is made of such trade-offs, and the corners alone say nothing
-about how two task vectors interfere. The rest are scrambled Sobol points.
+about how two task vectors interfere. The rest are scrambled Sobol points. On a space finer than the model level
+they are drawn on its model-level subspace (every group of a source at the
+source's value, :attr:`~mmmo.search.space.SearchSpace.coarse_ties`): a
+quasi-random point of 60 per-layer numbers is a merge no one would try,
+whose layers pull against each other, and on the deep zoo such points scored
+nothing on any task; the per-layer variation is the surrogate's to add.
 
 The reference trials a campaign scores before its search (the base, each
 source alone, the recipe of the space's method: see
@@ -25,6 +30,7 @@ always evaluated.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -94,6 +100,8 @@ class InitialDesign:
             the centre takes the middle category's value.
         anchors: ``k x d`` points evaluated after the centre, in order (a
             campaign gives :func:`subset_merges` of its space).
+        ties: Each coordinate's model-level coordinate; the Sobol points are
+            drawn in the model-level space and lifted (``None``: in the whole space).
     """
 
     name = "design"
@@ -103,10 +111,12 @@ class InitialDesign:
         seed: int = 0,
         categorical: dict[int, tuple[float, ...]] | None = None,
         anchors: Tensor | None = None,
+        ties: Sequence[int] | None = None,
     ) -> None:
         self.seed = seed
         self.categorical = dict(categorical or {})
         self.anchors = None if anchors is None else torch.as_tensor(anchors, dtype=torch.float64)
+        self.ties = None if ties is None else tuple(int(t) for t in ties)
 
     def centre(self, d: int) -> Tensor:
         """The centre point (``d``), with each categorical coordinate at its middle category."""
@@ -127,7 +137,8 @@ class InitialDesign:
         points = [x for x in torch.cat(planned) if not bool(((known - x).abs() <= 1e-9).all(dim=-1).any())]
         points = points[:n]
         if n > len(points):
-            engine = SobolEngine(d, scramble=True, seed=self.seed)
+            ties = self.ties if self.ties is not None and len(self.ties) == d else tuple(range(d))
+            engine = SobolEngine(max(ties) + 1, scramble=True, seed=self.seed)
             engine.fast_forward(known.shape[0])
-            points.extend(engine.draw(n - len(points), dtype=torch.float64))
+            points.extend(engine.draw(n - len(points), dtype=torch.float64)[:, list(ties)])
         return torch.stack(points)  # n x d

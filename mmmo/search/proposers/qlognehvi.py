@@ -108,21 +108,26 @@ class QLogNEHVIProposer(GPProposer):
     def _candidates(
         self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None
     ) -> Tensor:
+        return self._optimize(self._acquisition(model, X, Y, pending, ref_point), n, X.shape[1])
+
+    def _acquisition(
+        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, ref_point: Tensor | None
+    ) -> qLogNoisyExpectedImprovement | NativeQLogNEHVI:
+        """The acquisition function of the fitted ``model`` over the complete history, ``pending`` pending."""
         if Y.shape[-1] == 1:
             # One objective: the hypervolume improvement is the improvement of the best score, which
             # BoTorch's qLogNEI computes (its hypervolume classes need two objectives or more).
-            acquisition = qLogNoisyExpectedImprovement(
+            return qLogNoisyExpectedImprovement(
                 model=model,
                 X_baseline=X,
                 sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]), seed=self.seed),
                 X_pending=pending if pending.shape[0] else None,
                 cache_root=True,
             )
-            return self._optimize(acquisition, n, X.shape[1])
         ref_point = infer_ref_point(Y) if ref_point is None else ref_point.to(Y)
         max_frac = 1.0 if self.max_baseline is None else min(1.0, self.max_baseline / X.shape[0])
         baseline = prune_inferior_points_multi_objective(model, X, ref_point, max_frac=max_frac)
-        acquisition = NativeQLogNEHVI(
+        return NativeQLogNEHVI(
             model=model,
             ref_point=ref_point,
             X_baseline=baseline,
@@ -131,4 +136,3 @@ class QLogNEHVIProposer(GPProposer):
             prune_baseline=False,  # pruned above, with the cap
             cache_root=True,
         )
-        return self._optimize(acquisition, n, X.shape[1])
