@@ -6,7 +6,7 @@ from botorch.test_utils.mock import mock_optimize_context_manager
 
 from mmmo.config import SpaceConfig, load_space
 from mmmo.search.proposers import make_proposer
-from mmmo.search.proposers.coarse_to_fine import CoarseToFineProposer, front_centres
+from mmmo.search.proposers.coarse_to_fine import CoarseToFineProposer, front_centres, on_subspace
 from mmmo.search.space import SearchSpace
 
 CHEAP = {"num_restarts": 2, "raw_samples": 16, "mc_samples": 8}
@@ -50,13 +50,16 @@ def objectives(X):
 TIES = tuple(range(6)) * 2  # 12 coordinates, two groups of 6 sharing the model-level values
 
 
-def test_coarse_stage_proposes_points_of_the_model_level_subspace():
+def test_coarse_stage_is_model_level_qlognehvi_on_the_tied_points():
     X, Y = problem()
+    X[:10, 6:] = X[:10, :6]  # ten points of the subspace, four off it
     proposer = make_proposer("coarse_to_fine", seed=0, ties=TIES, coarse_trials=20, **CHEAP)
     with mock_optimize_context_manager():
         candidates = proposer.propose(X, Y, torch.zeros(0, 12).double(), 3)
+        alone = make_proposer("qlognehvi", seed=0, **CHEAP).propose(X[:10, :6], Y[:10], torch.zeros(0, 6).double(), 3)
     assert candidates.shape == (3, 12)
     assert torch.equal(candidates[:, :6], candidates[:, 6:])
+    assert torch.allclose(candidates[:, :6], alone)
     assert len({tuple(c.tolist()) for c in candidates}) == 3  # each earlier one pending
 
 
@@ -88,12 +91,19 @@ def test_the_categorical_method_keeps_its_categories_in_both_stages():
     Y = objectives(X[:, 1:])
     proposer = make_proposer("coarse_to_fine", seed=0, ties=ties, categorical={0: categories}, coarse_trials=14,
                              **CHEAP)
+    X[:8, 4:] = X[:8, 1:4]  # eight points of the subspace
     with mock_optimize_context_manager():
         fine = proposer.propose(X, Y, torch.zeros(0, 7).double(), 2)
         proposer.coarse_trials = 100
         coarse = proposer.propose(X, Y, torch.zeros(0, 7).double(), 2)
     assert set(fine[:, 0].tolist()) <= set(categories) and set(coarse[:, 0].tolist()) <= set(categories)
     assert torch.equal(coarse[:, 1:4], coarse[:, 4:])
+
+
+def test_on_subspace_tells_tied_rows():
+    X = torch.tensor([[0.1, 0.2, 0.1, 0.2], [0.1, 0.2, 0.3, 0.2]], dtype=torch.float64)
+    assert on_subspace(X, (0, 1, 0, 1)).tolist() == [True, False]
+    assert on_subspace(X, (0, 1, 2, 3)).tolist() == [True, True]
 
 
 def test_ties_that_skip_a_coarse_coordinate_or_do_not_fit_the_space_are_refused():

@@ -6,26 +6,24 @@ On the deep zoo, qLogNEHVI on the 6 model-level numbers beat every method
 searching the 60 per-layer numbers at 80 evaluations
 (``docs/benchmarks/layers.md``): a GP over 60 coordinates learns little from
 tens of points, and an acquisition optimised over the whole cube spends the
-budget far from the merges that work. This proposer searches in two stages,
-on one GP over the full space:
+budget far from the merges that work. This proposer searches in two stages:
 
 1. **Coarse.** While the history holds fewer than ``coarse_trials`` complete
-   observations, the acquisition is maximised over the model-level subspace
-   only (a point ``z`` of it is lifted to ``z[ties]``). On tied points the
-   full GP is an ARD GP over ``z`` whose lengthscale along ``z_j`` combines
-   the lengthscales of every coordinate tied to ``j``, and BoTorch's
-   dimension-scaled lengthscale prior (its median grows as ``sqrt(d)``) then
-   gives the model-level GP's prior back; the initial design's points, off
-   the subspace, still inform it.
+   observations, it is qLogNEHVI on the model-level space, exactly: the
+   observations on the subspace are read as model-level points ``z``, the
+   GPs are fitted over ``z``, and each candidate ``z`` is lifted to
+   ``z[ties]``. Observations off the subspace wait for the fine stage.
 2. **Fine.** Afterwards each candidate is sought in a trust region: a box of
    side ``trust_length`` around one observed Pareto-optimal point (those of
-   largest hypervolume contribution first), all coordinates free, as MORBO's
-   local regions around the front. The method choice, a categorical, is
-   kept at the centre's.
+   largest hypervolume contribution first), every coordinate free, on GPs
+   over the full space fitted to every observation, as MORBO's local
+   regions around the front. The method choice, a categorical, is kept at
+   the centre's.
 
-The acquisition is mmmo's qLogNEHVI (:class:`QLogNEHVIProposer`), built one
-candidate at a time, each earlier one pending. Without ``ties`` (a model-level
-space), the coarse stage is the whole space.
+Both stages use mmmo's qLogNEHVI (:class:`QLogNEHVIProposer`), building a
+batch one candidate at a time, each earlier one pending. Without ``ties`` (a
+model-level space) there is nothing coarser: the coarse stage is plain
+qLogNEHVI.
 
 References:
     S. Daulton, D. Eriksson, M. Balandat, E. Bakshy. Multi-Objective
@@ -46,22 +44,18 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
 
 from mmmo.search.pareto import infer_ref_point
-from mmmo.search.proposers.mixed import Categorical, optimize_mixed
+from mmmo.search.proposers.base import check_inputs
+from mmmo.search.proposers.mixed import Categorical
 from mmmo.search.proposers.qlognehvi import QLogNEHVIProposer
 
-__all__ = ["CoarseToFineProposer", "LiftedAcquisition", "front_centres"]
+__all__ = ["CoarseToFineProposer", "front_centres", "on_subspace"]
 
 
-class LiftedAcquisition(AcquisitionFunction):
-    """``acquisition`` of the full space, read on a subspace: ``f(z) = acquisition(z[..., ties])``."""
-
-    def __init__(self, acquisition: AcquisitionFunction, ties: Sequence[int]) -> None:
-        super().__init__(model=acquisition.model)
-        self.acquisition = acquisition
-        self.register_buffer("ties", torch.as_tensor(list(ties), dtype=torch.long))
-
-    def forward(self, Z: Tensor) -> Tensor:
-        return self.acquisition(Z[..., self.ties])
+def on_subspace(X: Tensor, ties: Sequence[int]) -> Tensor:
+    """Which rows of ``X`` (``n x d``) give all coordinates tied to one model-level coordinate one value."""
+    index = torch.as_tensor(list(ties), dtype=torch.long)
+    first = torch.as_tensor([list(ties).index(j) for j in range(int(index.max()) + 1)], dtype=torch.long)
+    return ((X - X[:, first][:, index]).abs() <= 1e-9).all(dim=-1)
 
 
 def front_centres(X: Tensor, Y: Tensor, ref_point: Tensor) -> Tensor:
@@ -126,49 +120,54 @@ class CoarseToFineProposer(QLogNEHVIProposer):
                     raise ValueError(f"categorical coordinate {column} must have a coarse coordinate of its own")
         self.coarse_trials = coarse_trials
         self.trust_length = trust_length
+        # The coarse stage: qLogNEHVI on the model-level space, its categories at their model-level coordinates.
+        coarse_categorical = {self.ties[c]: v for c, v in self.categorical.items()} if self.ties else self.categorical
+        self._coarse = QLogNEHVIProposer(seed=seed, categorical=coarse_categorical, **options)
 
     def stage(self, observations: int) -> str:
         """``coarse`` or ``fine``, for a history of ``observations`` complete points."""
         return "coarse" if observations < self.coarse_trials else "fine"
 
+    def propose(
+        self,
+        X: Tensor,
+        Y: Tensor,
+        pending: Tensor,
+        n: int,
+        ref_point: Tensor | None = None,
+        Yvar: Tensor | None = None,
+    ) -> Tensor:
+        """As the protocol says; the stage follows the number of complete observations."""
+        check_inputs(X, Y, pending, n)
+        ties = self._ties(X.shape[-1])
+        observations = int(torch.isfinite(Y).all(dim=-1).sum())
+        if self.stage(observations) == "fine":
+            return super().propose(X, Y, pending, n, ref_point, Yvar)
+        tied = on_subspace(X, ties)
+        first = [ties.index(j) for j in range(max(ties) + 1)]  # a coordinate of each model-level one
+        coarse_pending = pending[on_subspace(pending, ties)][:, first] if pending.shape[0] else pending[:, first]
+        extra = {} if Yvar is None else {"Yvar": Yvar[tied]}
+        Z = self._coarse.propose(X[tied][:, first], Y[tied], coarse_pending, n, ref_point, **extra)
+        return Z[:, list(ties)]  # n x d
+
+    def _ties(self, d: int) -> tuple[int, ...]:
+        ties = self.ties if self.ties is not None else tuple(range(d))
+        if len(ties) != d:
+            raise ValueError(f"ties has {len(ties)} coordinates, the space {d}")
+        return ties
+
     def _candidates(self, model, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None) -> Tensor:
-        ties = self.ties if self.ties is not None else tuple(range(X.shape[-1]))
-        if len(ties) != X.shape[-1]:
-            raise ValueError(f"ties has {len(ties)} coordinates, the space {X.shape[-1]}")
+        """The fine stage's ``n x d`` candidates, one trust region each."""
         acquisition = self._acquisition(model, X, Y, pending, ref_point)
         base_pending = acquisition.X_pending
-        if self.stage(X.shape[0]) == "coarse":
-            pick = lambda i: self._coarse_candidate(acquisition, ties)  # noqa: E731
-        else:
-            ref = infer_ref_point(Y) if ref_point is None else ref_point.to(Y)
-            centres = front_centres(X, Y, ref)
-            pick = lambda i: self._local_candidate(acquisition, centres[i % centres.shape[0]])  # noqa: E731
+        centres = front_centres(X, Y, infer_ref_point(Y) if ref_point is None else ref_point.to(Y))
         chosen: list[Tensor] = []
         for i in range(n):
             if chosen:
                 extra = torch.cat(chosen)
                 acquisition.set_X_pending(extra if base_pending is None else torch.cat([base_pending, extra]))
-            chosen.append(pick(i))
+            chosen.append(self._local_candidate(acquisition, centres[i % centres.shape[0]]))
         return torch.cat(chosen)  # n x d
-
-    def _coarse_candidate(self, acquisition: AcquisitionFunction, ties: tuple[int, ...]) -> Tensor:
-        """One point of the model-level subspace, lifted to the full space (``1 x d``)."""
-        k = max(ties) + 1
-        lifted = LiftedAcquisition(acquisition, ties)
-        categorical = {ties[column]: values for column, values in self.categorical.items()}
-        if categorical:
-            z = optimize_mixed(lifted, categorical, k, 1, self.num_restarts, self.raw_samples,
-                               self._optimizer_options())
-        else:
-            z, _ = optimize_acqf(
-                lifted,
-                bounds=torch.stack([torch.zeros(k), torch.ones(k)]).double(),
-                q=1,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
-                options=self._optimizer_options(),
-            )
-        return z[..., list(ties)].reshape(1, -1)
 
     def _local_candidate(self, acquisition: AcquisitionFunction, centre: Tensor) -> Tensor:
         """One point of the trust region around ``centre`` (``1 x d``); categories stay the centre's."""
