@@ -65,7 +65,8 @@ def test_coarse_stage_is_model_level_qlognehvi_on_the_tied_points():
 
 def test_fine_stage_stays_within_the_trust_region_of_a_front_point():
     X, Y = problem(n=20)
-    proposer = make_proposer("coarse_to_fine", seed=0, ties=TIES, coarse_trials=20, trust_length=0.2, **CHEAP)
+    proposer = make_proposer("coarse_to_fine", seed=0, ties=TIES, coarse_trials=20, trust_length=0.2,
+                             recombinations=0, **CHEAP)
     assert proposer.stage(20) == "fine" and proposer.stage(19) == "coarse"
     with mock_optimize_context_manager():
         candidates = proposer.propose(X, Y, torch.zeros(0, 12).double(), 2)
@@ -120,3 +121,17 @@ def test_make_proposer_gives_ties_only_to_proposers_that_name_them():
     assert make_proposer("coarse_to_fine", ties=TIES).ties == TIES
     make_proposer("qlognehvi", ties=TIES)  # ignored, not an error
     assert make_proposer("auto", ties=TIES).ties == TIES
+
+
+def test_recombinations_take_each_coordinate_from_one_of_two_distinct_parents():
+    from mmmo.search.proposers.coarse_to_fine import recombinations
+
+    parents = torch.tensor([[0.0] * 8, [1.0] * 8, [0.5] * 8], dtype=torch.float64)
+    children = recombinations(parents, 64, torch.Generator().manual_seed(0))
+    assert children.shape == (64, 8)
+    for child in children:
+        values = set(child.tolist())
+        assert len(values) <= 2 and values <= {0.0, 1.0, 0.5}
+    assert any(len(set(c.tolist())) == 2 for c in children)  # mixes, not copies
+    assert recombinations(parents[:1], 8, torch.Generator()).shape == (0, 8)
+
