@@ -100,6 +100,11 @@ def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int
     dominated = [bool(((layer_Y >= p).all(-1) & (layer_Y > p).any(-1)).any()) for p in model_front]
     every = torch.cat([model_Y, layer_Y])
     on_front = pareto_mask(every)
+    m = every.shape[-1]
+    # The best merge for two tasks at once: the highest lower score of the pair.
+    pairs = {f"{i},{j}": {"model_level": float(torch.minimum(model_Y[:, i], model_Y[:, j]).max()),
+                          "per_layer": float(torch.minimum(layer_Y[:, i], layer_Y[:, j]).max())}
+             for i in range(m) for j in range(i + 1, m)}
     return {
         "hv_model_level": hypervolume(model_Y, ref_point),
         "hv_per_layer": hypervolume(layer_Y, ref_point),
@@ -111,6 +116,7 @@ def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int
         "model_front_points_dominated_by_per_layer": int(sum(dominated)),
         "union_front_per_layer_points": int(on_front[len(model_Y):].sum()),
         "union_front_model_level_points": int(on_front[: len(model_Y)].sum()),
+        "best_pair_minimum": pairs,
     }
 
 
@@ -209,7 +215,12 @@ def markdown(result: dict) -> str:
                   f"- model-level front points dominated by a per-layer point: "
                   f"{matters['model_front_points_dominated_by_per_layer']} of {matters['model_front_points']}",
                   f"- points on the front of all of them: {matters['union_front_per_layer_points']} per-layer, "
-                  f"{matters['union_front_model_level_points']} model-level"]
+                  f"{matters['union_front_model_level_points']} model-level",
+                  "- the best merge for two tasks at once (the highest lower score of the pair), per-layer against "
+                  "model-level: " + "; ".join(
+                      f"{s['tasks'][int(k.split(',')[0])]} + {s['tasks'][int(k.split(',')[1])]}: "
+                      f"{v['per_layer']:.3f} against {v['model_level']:.3f}"
+                      for k, v in matters["best_pair_minimum"].items())]
     return "\n".join(lines) + "\n"
 
 

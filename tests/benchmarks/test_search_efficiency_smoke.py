@@ -96,7 +96,7 @@ def test_mmmo_options_reach_the_proposer_over_the_smoke_settings(search_efficien
                                  mmmo_options=args.mmmo_options)
     anchors = seen.pop("anchors")
     assert seen == {**search_efficiency.SMOKE_ACQUISITION, "max_baseline": None, "mc_samples": 128, "batch_size": 1,
-                    "categorical": {}, "examples": 16}
+                    "categorical": {}, "examples": 16, "ties": space.coarse_ties}
     assert anchors.shape == (4, 6)  # every source, then the three pairs, merged at weight 1
 
 
@@ -353,3 +353,4 @@ def test_layers_report_counts_tied_points_of_per_layer_runs_as_model_level(monke
     assert (matters["model_level_points"], matters["per_layer_points"]) == (2, 1)
     assert matters["model_front_points_dominated_by_per_layer"] == 1 and matters["union_front_per_layer_points"] == 1
     assert matters["best_mean_accuracy_model_level"] == pytest.approx(0.5)
+    assert matters["best_pair_minimum"]["0,1"] == {"model_level": pytest.approx(0.5), "per_layer": pytest.approx(0.6)}
