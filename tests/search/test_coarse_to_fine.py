@@ -120,7 +120,12 @@ def test_ties_that_skip_a_coarse_coordinate_or_do_not_fit_the_space_are_refused(
 def test_make_proposer_gives_ties_only_to_proposers_that_name_them():
     assert make_proposer("coarse_to_fine", ties=TIES).ties == TIES
     make_proposer("qlognehvi", ties=TIES)  # ignored, not an error
-    assert make_proposer("auto", ties=TIES).ties == TIES
+    auto = make_proposer("auto", ties=TIES, **CHEAP)
+    X, Y = problem()
+    X[:, 6:] = X[:, :6]
+    with mock_optimize_context_manager():
+        auto.propose(X, Y, torch.zeros(0, 12).double(), 1)
+    assert auto._chosen["coarse_to_fine"].ties == TIES
 
 
 def test_recombinations_take_each_coordinate_from_one_of_two_distinct_parents():

@@ -38,6 +38,9 @@ def test_saas_proposes_points_in_the_cube():
 
 def test_auto_picks_by_dimension():
     assert choose(HIGH_DIMENSION) == "qlognehvi" and choose(HIGH_DIMENSION + 1) == "saas"
+    # A space finer than the model level (several coordinates tied to one) is searched coarse to fine.
+    assert choose(12, tuple(range(6)) * 2) == "coarse_to_fine" and choose(6, tuple(range(6))) == "qlognehvi"
+    assert choose(HIGH_DIMENSION + 2, tuple(range(65)) * 2) == "saas"
     auto = AutoProposer(seed=0, **CHEAP)
     with mock_optimize_context_manager():
         low = problem(d=4)
