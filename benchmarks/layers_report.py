@@ -174,8 +174,12 @@ def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
     if ours in methods and peers:
         result["versus_best_peer"] = versus(curves, methods, ours, peers, budget)
         same_space = [n for n in peers if untagged(n) != MODEL_LEVEL]
-        if same_space and len(same_space) < len(peers):
+        best = result["versus_best_peer"]["best_peer"]
+        if same_space and untagged(best) == MODEL_LEVEL:
             result["versus_best_per_layer_peer"] = versus(curves, methods, ours, same_space, budget)
+        model_level = [n for n in peers if untagged(n) == MODEL_LEVEL]
+        if model_level and untagged(best) != MODEL_LEVEL:
+            result["versus_model_level"] = versus(curves, methods, ours, model_level, budget)
     return result
 
 
@@ -192,8 +196,9 @@ def markdown(result: dict) -> str:
     for name, m in sorted(result["methods"].items(), key=lambda item: -item[1]["hv_at_budget"]):
         lines.append(f"| {name} | {len(m['seeds'])} | {m['hv_at_budget']:.3f} ± {m['hv_at_budget_std']:.3f} "
                      f"| {m['proposal_s_per_point']:.2f} |")
-    for key, title in (("versus_best_peer", "the best peer"), ("versus_best_per_layer_peer",
-                                                               "the best peer searching the same per-layer space")):
+    for key, title in (("versus_best_peer", "the best peer"),
+                       ("versus_best_per_layer_peer", "the best peer searching the same per-layer space"),
+                       ("versus_model_level", "mmmo's model-level search of the same models")):
         versus = result.get(key)
         if not versus:
             continue
