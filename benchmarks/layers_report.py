@@ -76,16 +76,18 @@ def on_model_level_subspace(X: np.ndarray, ties: tuple[int, ...] | None) -> np.n
     return np.all(np.abs(X - X[:, first][:, index]) < 1e-9, axis=-1)
 
 
-def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int, ...] | None = None) -> dict | None:
+def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int, ...] | None = None,
+                      free: np.ndarray | None = None) -> dict | None:
     """Per-layer merges' union front against model-level merges' (``None`` without both).
 
     Model-level merges are those of ``mmmo-model-qlognehvi`` and the points of
     per-layer runs on the model-level subspace (``ties``: every group of a
-    source at one value); per-layer merges are the other points of per-layer runs.
+    source at one value), and the free reference trials (``free``: base,
+    sources, recipes); per-layer merges are the other points of per-layer runs.
     """
     from mmmo.search.pareto import hypervolume, pareto_mask
 
-    model, layered = [], []
+    model, layered = ([] if free is None else list(np.asarray(free, dtype=float).tolist())), []
     for r in runs:
         if r["method"] == MODEL_LEVEL:
             model.extend(r["Y"])
@@ -151,12 +153,14 @@ def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
     budget = settings["budget"]
     every = [y for r in runs for y in r["Y"]] + list(anchors.values())
     ref_point = infer_ref_point(torch.tensor(every, dtype=torch.float64))
-    found = [y for r in runs for y in r["Y"]]
+    # Warm runs: the free reference trials are on every method's front from the start, as search_efficiency counts them.
+    free = np.asarray((settings.get("free") or {}).get("Y") or np.zeros((0, len(ref_point))), dtype=float)
+    found = [y for r in runs for y in r["Y"]] + free.tolist()
     union = hypervolume(torch.tensor(np.nan_to_num(np.asarray(found, dtype=float), nan=0.0)), ref_point)
     curves: dict[str, dict[int, np.ndarray]] = {}
     seconds: dict[str, list[float]] = {}
     for r in runs:
-        curves.setdefault(r["method"], {})[r["seed"]] = hv_curve(np.asarray(r["Y"]), ref_point, union, budget)
+        curves.setdefault(r["method"], {})[r["seed"]] = hv_curve(np.asarray(r["Y"]), ref_point, union, budget, free)
         seconds.setdefault(r["method"], []).append(r["seconds_propose"] / max(len(r["Y"]), 1))
     methods = {
         name: {
@@ -168,7 +172,7 @@ def report(runs: list[dict], anchors: dict, settings: dict, ours: str) -> dict:
         for name, by_seed in curves.items()
     }
     result: dict = {"settings": settings, "reference_hv": union, "methods": methods,
-                    "per_layer_matters": per_layer_matters(runs, ref_point, model_level_ties(settings))}
+                    "per_layer_matters": per_layer_matters(runs, ref_point, model_level_ties(settings), free)}
     # mmmo's model-level search is a peer here: per-layer search must beat it on the same budget.
     peers = [n for n in methods if n != ours and (untagged(n) not in MMMO_METHODS or untagged(n) == MODEL_LEVEL)]
     if ours in methods and peers:

@@ -354,3 +354,6 @@ def test_layers_report_counts_tied_points_of_per_layer_runs_as_model_level(monke
     assert matters["model_front_points_dominated_by_per_layer"] == 1 and matters["union_front_per_layer_points"] == 1
     assert matters["best_mean_accuracy_model_level"] == pytest.approx(0.5)
     assert matters["best_pair_minimum"]["0,1"] == {"model_level": pytest.approx(0.5), "per_layer": pytest.approx(0.6)}
+    # The free reference trials (base, sources, recipes) are model-level merges too.
+    with_free = layers_report.per_layer_matters(runs, ref, ties, free=np.array([[0.7, 0.7]]))
+    assert with_free["model_level_points"] == 3 and with_free["model_front_points_dominated_by_per_layer"] == 0
