@@ -68,12 +68,12 @@ def model_level_ties(settings: dict) -> tuple[int, ...] | None:
 
 def on_model_level_subspace(X: np.ndarray, ties: tuple[int, ...] | None) -> np.ndarray:
     """Which rows of ``X`` give every group of a source the same values: model-level merges (``n`` bools)."""
+    from mmmo.search.proposers.coarse_to_fine import on_subspace
+
     X = np.asarray(X, dtype=float).reshape(len(X), -1)
     if ties is None or X.shape[-1] != len(ties):
         return np.zeros(len(X), dtype=bool)
-    index = np.asarray(ties)
-    first = np.array([list(ties).index(j) for j in range(index.max() + 1)])
-    return np.all(np.abs(X - X[:, first][:, index]) < 1e-9, axis=-1)
+    return on_subspace(torch.from_numpy(X), ties).numpy()
 
 
 def per_layer_matters(runs: list[dict], ref_point: torch.Tensor, ties: tuple[int, ...] | None = None,
