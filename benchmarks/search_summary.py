@@ -20,7 +20,14 @@ from paired_comparison import markdown as paired_markdown
 from paired_comparison import targets as paired_targets
 
 #: Names of mmmo's own methods: never a peer, drawn bold in the plot.
-MMMO_METHODS = ("mmmo-qlognehvi", "mmmo-qlognparego", "mmmo-saas", "mmmo-auto", "mmmo-model-qlognehvi")
+MMMO_METHODS = (
+    "mmmo-qlognehvi",
+    "mmmo-qlognparego",
+    "mmmo-saas",
+    "mmmo-coarse_to_fine",
+    "mmmo-auto",
+    "mmmo-model-qlognehvi",
+)
 #: The method the targets and the paired comparison are about, unless ``--primary`` names another.
 PRIMARY = "mmmo-qlognehvi"
 

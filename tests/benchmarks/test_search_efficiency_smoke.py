@@ -357,3 +357,14 @@ def test_layers_report_counts_tied_points_of_per_layer_runs_as_model_level(monke
     # The free reference trials (base, sources, recipes) are model-level merges too.
     with_free = layers_report.per_layer_matters(runs, ref, ties, free=np.array([[0.7, 0.7]]))
     assert with_free["model_level_points"] == 3 and with_free["model_front_points_dominated_by_per_layer"] == 0
+
+
+def test_every_mmmo_method_is_ours_and_no_peer(search_efficiency, tmp_path: Path) -> None:
+    ours = {m for m in search_efficiency.METHODS if m.startswith("mmmo-")}
+    assert ours == set(search_efficiency.MMMO_METHODS)
+    # An mmmo method that is not the primary is never the best peer, however high its hypervolume.
+    rows = {**PAIRED, "mmmo-coarse_to_fine": {s: [0.95] * 4 for s in SIX}}
+    runs = _flat_runs_file(tmp_path / "runs.json", rows)
+    result = search_efficiency.main(["--from-runs", str(runs), "--primary", "mmmo-qlognehvi",
+                                     "--out", str(tmp_path / "o")])
+    assert result["best_peer"] not in ours

@@ -15,9 +15,9 @@ several coordinates to one model-level coordinate):
 
 Chosen by measurement on the deep zoo (80 evaluations, 5 seeds,
 ``docs/benchmarks/layers.md``): of the union front's hypervolume,
-coarse-to-fine 0.655 ± 0.019 at d = 60 and 0.753 ± 0.051 at d = 108,
-qLogNEHVI on plain GPs over every coordinate 0.617 ± 0.005 and
-0.735 ± 0.017; MAP-SAAS was below the plain GPs in an earlier, cold run at
+coarse-to-fine 0.607 ± 0.018 at d = 60 and 0.751 ± 0.051 at d = 108,
+qLogNEHVI on plain GPs over every coordinate 0.573 ± 0.004 and
+0.733 ± 0.017; MAP-SAAS was below the plain GPs in an earlier, cold run at
 d = 60 (0.334 ± 0.037 against 0.437 ± 0.111). No measurement yet compares
 SAAS with anything above 128 dimensions.
 """
