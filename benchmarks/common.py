@@ -290,16 +290,23 @@ def load_problem_config(path: Path):
     return load_config(path)
 
 
+def zoo_config(zoo_name: str):
+    """The :class:`~mmmo.zoo.ZooConfig` a ``--zoo`` name stands for (one of :data:`ZOOS`)."""
+    from mmmo.zoo import ZooConfig
+
+    if zoo_name not in ZOOS:
+        raise ValueError(f"--zoo: expected one of {', '.join(ZOOS)}, got {zoo_name!r}")
+    return ZooConfig() if zoo_name == "default" else getattr(ZooConfig, zoo_name)()
+
+
 def _demo_problem(zoo_name: str, limit: int | None, extra_tasks: Sequence[str], space: str | None = None):
     """The demo campaign's config on a built-in zoo (in ``space``, a preset or
     YAML, instead of the demo's), with ``extra_tasks`` as report-only objectives."""
     from mmmo.config import load_space, parse_config
     from mmmo.demo import DEMO_LIMIT, demo_config
-    from mmmo.zoo import ZooConfig, build_zoo
+    from mmmo.zoo import build_zoo
 
-    if zoo_name not in ZOOS:
-        raise ValueError(f"--zoo: expected one of {', '.join(ZOOS)}, got {zoo_name!r}")
-    zoo = build_zoo(ZooConfig() if zoo_name == "default" else getattr(ZooConfig, zoo_name)(), progress=False)
+    zoo = build_zoo(zoo_config(zoo_name), progress=False)
     data = demo_config(zoo, limit=DEMO_LIMIT if limit is None else limit).model_dump(mode="json")
     if space is not None:
         data["space"] = load_space(space).model_dump(mode="json")

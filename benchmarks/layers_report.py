@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import json_ready  # noqa: E402
+from common import ZOOS, json_ready, zoo_config  # noqa: E402
 from search_efficiency import MODEL_LEVEL, load_runs  # noqa: E402
 from search_summary import MMMO_METHODS, hv_curve, untagged  # noqa: E402
 
@@ -54,13 +54,12 @@ def model_level_ties(settings: dict) -> tuple[int, ...] | None:
     from mmmo.config import load_space
     from mmmo.errors import ConfigError
     from mmmo.search.space import SearchSpace
-    from mmmo.zoo import ZooConfig
 
-    zoos = {"deep": ZooConfig.deep, "default": ZooConfig, "tiny": ZooConfig.tiny}
-    if settings.get("zoo") not in zoos or not settings.get("space") or not settings.get("tasks"):
+    if settings.get("zoo") not in ZOOS or not settings.get("space") or not settings.get("tasks"):
         return None
     try:
-        space = SearchSpace(load_space(settings["space"]), settings["tasks"], num_layers=zoos[settings["zoo"]]().num_layers)
+        space = SearchSpace(load_space(settings["space"]), settings["tasks"],
+                            num_layers=zoo_config(settings["zoo"]).num_layers)
     except ConfigError:
         return None
     return space.coarse_ties if space.dim == settings.get("dim") else None

@@ -20,9 +20,9 @@ budget far from the merges that work. This proposer searches in two stages:
    first), as MORBO's local regions around the front; and the best of
    ``recombinations`` uniform crossovers of two front points, polished in
    its own trust region. On the deep zoo, NSGA-II's crossovers of the experts
-   found the only merges that do two tasks at once (0.41 and 0.31 of shift2
+   found the best merges that do two tasks at once (0.41 and 0.31 of shift2
    and atbash_prev: one expert's weights in some layers, the other's in
-   others), which no model-level merge and no local step reaches. The method
+   others), which no model-level merge reaches. The method
    choice, a categorical, is kept at the centre's.
 
 Both stages use mmmo's qLogNEHVI (:class:`QLogNEHVIProposer`), building a
@@ -175,7 +175,7 @@ class CoarseToFineProposer(QLogNEHVIProposer):
             return super().propose(X, Y, pending, n, ref_point, Yvar)
         tied = on_subspace(X, ties)
         first = representatives(ties)
-        coarse_pending = pending[on_subspace(pending, ties)][:, first] if pending.shape[0] else pending[:, first]
+        coarse_pending = pending[on_subspace(pending, ties)][:, first]
         extra = {} if Yvar is None else {"Yvar": Yvar[tied]}
         Z = self._coarse.propose(X[tied][:, first], Y[tied], coarse_pending, n, ref_point, **extra)
         return Z[:, list(ties)]  # n x d
