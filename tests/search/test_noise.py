@@ -87,3 +87,22 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
         X, Y, torch.zeros(0, 2, dtype=torch.float64), 1, Yvar=Yvar
     )
     assert seen[1] is None
+
+
+def test_auto_hands_the_noise_to_the_proposer_it_chose(monkeypatch):
+    import mmmo.search.proposers.gp as gp_module
+
+    seen = []
+    real = gp_module.fit_gp
+
+    def spy(X, Y, cache=None, options=None, Yvar=None):
+        seen.append(Yvar)
+        return real(X, Y, cache, options, Yvar)
+
+    monkeypatch.setattr(gp_module, "fit_gp", spy)
+    X, Y = data()
+    Yvar = torch.full_like(Y, 0.02)
+    auto = make_proposer("auto", num_restarts=1, raw_samples=8, maxiter=2, observation_noise=True)
+    assert accepts_noise(auto)
+    auto.propose(X, Y, torch.zeros(0, 2, dtype=torch.float64), 1, Yvar=Yvar)
+    assert seen and torch.all(seen[0] == 0.02)

@@ -63,8 +63,15 @@ class AutoProposer:
         self._chosen: dict[str, QLogNEHVIProposer] = {}
 
     def propose(
-        self, X: Tensor, Y: Tensor, pending: Tensor, n: int, ref_point: Tensor | None = None
+        self,
+        X: Tensor,
+        Y: Tensor,
+        pending: Tensor,
+        n: int,
+        ref_point: Tensor | None = None,
+        Yvar: Tensor | None = None,
     ) -> Tensor:
+        """As the chosen proposer's; ``Yvar`` reaches it, so ``observation_noise=True`` holds under ``auto`` too."""
         name = choose(X.shape[-1], self.ties)
         if name not in self._chosen:
             if name == "coarse_to_fine":
@@ -72,4 +79,4 @@ class AutoProposer:
             else:
                 kind = SAASProposer if name == "saas" else QLogNEHVIProposer
                 self._chosen[name] = kind(seed=self.seed, **self.options)
-        return self._chosen[name].propose(X, Y, pending, n, ref_point)
+        return self._chosen[name].propose(X, Y, pending, n, ref_point, Yvar)
