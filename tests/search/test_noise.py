@@ -63,7 +63,9 @@ def test_gp_proposers_take_noise_and_the_design_does_not():
     assert not accepts_noise(make_proposer("sobol"))
 
 
-def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
+@pytest.fixture
+def fitted_noise(monkeypatch) -> list:
+    """The ``Yvar`` of every GP fit from here on, in order (``None``: the GP inferred its noise)."""
     import mmmo.search.proposers.gp as gp_module
 
     seen = []
@@ -74,6 +76,11 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
         return real(X, Y, cache, options, Yvar)
 
     monkeypatch.setattr(gp_module, "fit_gp", spy)
+    return seen
+
+
+def test_a_proposer_fits_with_the_noise_it_is_given(fitted_noise):
+    seen = fitted_noise
     X, Y = data()
     Y[2] = math.nan  # a failed trial: its row leaves X, Y and Yvar alike
     Yvar = torch.full_like(Y, 0.02)
@@ -89,17 +96,8 @@ def test_a_proposer_fits_with_the_noise_it_is_given(monkeypatch):
     assert seen[1] is None
 
 
-def test_auto_hands_the_noise_to_the_proposer_it_chose(monkeypatch):
-    import mmmo.search.proposers.gp as gp_module
-
-    seen = []
-    real = gp_module.fit_gp
-
-    def spy(X, Y, cache=None, options=None, Yvar=None):
-        seen.append(Yvar)
-        return real(X, Y, cache, options, Yvar)
-
-    monkeypatch.setattr(gp_module, "fit_gp", spy)
+def test_auto_hands_the_noise_to_the_proposer_it_chose(fitted_noise):
+    seen = fitted_noise
     X, Y = data()
     Yvar = torch.full_like(Y, 0.02)
     auto = make_proposer("auto", num_restarts=1, raw_samples=8, maxiter=2, observation_noise=True)
